@@ -1,0 +1,92 @@
+"""The site's view of channels and broadcasts. The IVS resources themselves live
+behind the video service layer; these rows keep their ARNs and what pages show."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class Channel(models.Model):
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel")
+    slug = models.SlugField(max_length=150, unique=True)
+    title = models.CharField(max_length=140)
+    arn = models.CharField("IVS channel ARN", max_length=128, unique=True)
+    playback_url = models.URLField(max_length=500)
+    ingest_endpoint = models.CharField(max_length=255)
+    stream_key_arn = models.CharField("stream key ARN", max_length=128, blank=True)
+    is_disabled = models.BooleanField("disabled by a moderator", default=False)
+    live_since = models.DateTimeField(null=True, blank=True, help_text="Start of the live broadcast; empty when offline")
+    last_live_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        permissions = [
+            ("stop_stream", "Can stop a live stream"),
+            ("disable_channel", "Can disable and enable a channel"),
+            ("reset_stream_key", "Can reset a channel's stream key"),
+        ]
+        indexes = [
+            models.Index(fields=["-live_since"], name="channel_live_idx", condition=models.Q(live_since__isnull=False)),
+            models.Index(fields=["-last_live_at"], name="channel_recent_idx"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("channel", args=[self.slug])
+
+    @property
+    def is_live(self) -> bool:
+        return self.live_since is not None
+
+
+class StreamSession(models.Model):
+    """One broadcast of a channel, mirrored from IVS's stream session."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="sessions")
+    stream_id = models.CharField(max_length=26, unique=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ingest_configuration = models.JSONField(default=dict, blank=True)
+    last_sample_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "-started_at"])]
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.channel} — {self.started_at:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self):
+        return reverse("session", args=[self.pk])
+
+    @property
+    def duration(self):
+        return self.ended_at - self.started_at if self.ended_at else None
+
+
+class HealthSample(models.Model):
+    session = models.ForeignKey(StreamSession, on_delete=models.CASCADE, related_name="health_samples")
+    time = models.DateTimeField()
+    video_bitrate = models.FloatField(null=True, blank=True, help_text="bits per second")
+    audio_bitrate = models.FloatField(null=True, blank=True, help_text="bits per second")
+    framerate = models.FloatField(null=True, blank=True, help_text="frames per second")
+
+    class Meta:
+        ordering = ["time"]
+        constraints = [models.UniqueConstraint(fields=["session", "time"], name="one_sample_per_instant")]
+
+
+class StreamEvent(models.Model):
+    session = models.ForeignKey(StreamSession, on_delete=models.CASCADE, related_name="events")
+    name = models.CharField(max_length=64)
+    code = models.CharField(max_length=64, blank=True)
+    time = models.DateTimeField()
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["time", "id"]
+        constraints = [models.UniqueConstraint(fields=["session", "name", "time"], name="one_event_per_instant")]

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from channels_app.consumers import StreamStateConsumer
+
+websocket_urlpatterns = [
+    path("ws/channels/<slug:slug>/state/", StreamStateConsumer.as_asgi()),
+]

@@ -1,0 +1,203 @@
+"""Every change to channels and broadcasts goes through these functions: they call
+the IVS APIs (through streamcat.video), write the rows, and tell the channel's
+open pages (WebSocket group) what changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from channels_app.models import Channel, HealthSample, StreamEvent, StreamSession
+from streamcat import video
+
+log = logging.getLogger(__name__)
+
+
+class ChannelError(Exception):
+    """A user-facing failure with a message fit to show."""
+
+
+def state_group(channel_id: int) -> str:
+    return f"channel-{channel_id}"
+
+
+def stream_state_event(channel: Channel) -> dict:
+    """The event a channel page receives on connect and on every change."""
+    return {
+        "type": "stream.state",
+        "live": channel.is_live,
+        "playbackUrl": channel.playback_url,
+        "liveSince": channel.live_since.isoformat() if channel.live_since else None,
+    }
+
+
+def _broadcast_state(channel: Channel) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(state_group(channel.pk), stream_state_event(channel))
+
+
+def channel_create(*, user, title: str) -> Channel:
+    """Create the user's channel (one per user) with a stream key, on IVS and here."""
+    if Channel.objects.filter(owner=user).exists():
+        raise ChannelError("You already have a channel.")
+    name = re.sub(r"[^a-zA-Z0-9_-]", "-", f"streamcat-{user.username}")[:128]
+    try:
+        created = video.create_channel(name=name)
+    except video.VideoError as exc:
+        log.error("CreateChannel failed for %s: %s", user, exc)
+        raise ChannelError("The video service could not create your channel. Please try again.") from exc
+    ivs_channel, key = created["channel"], created["streamKey"]
+    try:
+        return Channel.objects.create(
+            owner=user,
+            slug=user.username.lower(),
+            title=title,
+            arn=ivs_channel["arn"],
+            playback_url=ivs_channel["playbackUrl"],
+            ingest_endpoint=ivs_channel["ingestEndpoint"],
+            stream_key_arn=key["arn"],
+        )
+    except IntegrityError:
+        # A double submit raced us: keep the first channel, remove the extra IVS one.
+        video.delete_channel(channel_arn=ivs_channel["arn"])
+        raise ChannelError("You already have a channel.") from None
+
+
+def channel_update(*, channel: Channel, title: str) -> Channel:
+    channel.title = title
+    channel.save(update_fields=["title"])
+    return channel
+
+
+def stream_key_value(*, channel: Channel) -> str:
+    """The secret stream key, for its owner's dashboard only."""
+    if channel.is_disabled or not channel.stream_key_arn:
+        raise ChannelError("This channel is disabled; it has no stream key.")
+    try:
+        return video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"]
+    except video.VideoError as exc:
+        raise ChannelError("The stream key could not be loaded. Please try again.") from exc
+
+
+def stream_key_reset(*, channel: Channel) -> Channel:
+    """Replace the stream key: the old one stops working for new broadcasts at once."""
+    if channel.is_disabled:
+        raise ChannelError("This channel is disabled; it has no stream key.")
+    _delete_stream_keys(channel)
+    channel.stream_key_arn = video.create_stream_key(channel_arn=channel.arn)["arn"]
+    channel.save(update_fields=["stream_key_arn"])
+    return channel
+
+
+def _delete_stream_keys(channel: Channel) -> None:
+    for arn in video.list_stream_key_arns(channel_arn=channel.arn):
+        video.delete_stream_key(stream_key_arn=arn)
+
+
+def stream_stop(*, channel: Channel, by=None) -> bool:
+    """Disconnect the channel's publisher now (a moderator action). False if not live."""
+    stopped = video.stop_stream(channel_arn=channel.arn)
+    session = channel.sessions.filter(ended_at__isnull=True).first()
+    if stopped and session:
+        StreamEvent.objects.get_or_create(
+            session=session,
+            name="Stopped by moderator",
+            time=timezone.now(),
+            defaults={"detail": f"by {by}" if by else ""},
+        )
+    return stopped
+
+
+def channel_disable(*, channel: Channel, by=None) -> None:
+    """Stop the stream and remove the stream key, so nobody can broadcast."""
+    stream_stop(channel=channel, by=by)
+    _delete_stream_keys(channel)
+    channel.is_disabled = True
+    channel.stream_key_arn = ""
+    channel.save(update_fields=["is_disabled", "stream_key_arn"])
+
+
+def channel_enable(*, channel: Channel) -> None:
+    if not channel.is_disabled:
+        return
+    channel.is_disabled = False
+    channel.stream_key_arn = video.create_stream_key(channel_arn=channel.arn)["arn"]
+    channel.save(update_fields=["is_disabled", "stream_key_arn"])
+
+
+# --- Keeping the site in step with IVS ---------------------------------------------------
+
+
+def sync_live_streams() -> None:
+    """Mark channels live/offline from ListStreams and refresh their sessions."""
+    live = {stream["channelArn"]: stream for stream in video.list_live_streams()}
+    channels = Channel.objects.filter(arn__in=list(live)) | Channel.objects.filter(live_since__isnull=False)
+    for channel in channels.distinct():
+        try:
+            sync_channel(channel=channel, stream=live.get(channel.arn))
+        except video.VideoError as exc:
+            log.warning("could not sync channel %s: %s", channel.pk, exc)
+
+
+def sync_channel(*, channel: Channel, stream: dict | None) -> None:
+    """Bring one channel's live state, session, events and health samples up to date."""
+    if stream is not None:
+        session, _ = StreamSession.objects.get_or_create(
+            stream_id=stream["streamId"], defaults={"channel": channel, "started_at": stream["startTime"]}
+        )
+        # Sessions that ended between two syncs are closed before the new one counts.
+        for stale in channel.sessions.filter(ended_at__isnull=True).exclude(pk=session.pk):
+            _refresh_session(stale)
+        _refresh_session(session)
+        if channel.live_since != session.started_at:
+            channel.live_since = session.started_at
+            channel.last_live_at = timezone.now()
+            channel.save(update_fields=["live_since", "last_live_at"])
+            _broadcast_state(channel)
+        return
+    for session in channel.sessions.filter(ended_at__isnull=True):
+        _refresh_session(session)
+    channel.live_since = None
+    channel.last_live_at = timezone.now()
+    channel.save(update_fields=["live_since", "last_live_at"])
+    _broadcast_state(channel)
+
+
+def _refresh_session(session: StreamSession) -> None:
+    details = video.get_stream_session(channel_arn=session.channel.arn, stream_id=session.stream_id)
+    with transaction.atomic():
+        session.ingest_configuration = details.get("ingestConfiguration") or {}
+        session.ended_at = details.get("endTime")
+        for event in details.get("truncatedEvents", []):
+            StreamEvent.objects.get_or_create(
+                session=session, name=event["name"], time=event["eventTime"], defaults={"code": event.get("code", "")}
+            )
+        _pull_health_samples(session)
+        session.save()
+
+
+def _pull_health_samples(session: StreamSession) -> None:
+    start = session.last_sample_at or (session.started_at - dt.timedelta(seconds=1))
+    end = session.ended_at or timezone.now()
+    samples = video.ingest_metrics(channel_arn=session.channel.arn, start=start, end=end)
+    rows = [
+        HealthSample(
+            session=session,
+            time=s.time,
+            video_bitrate=s.video_bitrate,
+            audio_bitrate=s.audio_bitrate,
+            framerate=s.framerate,
+        )
+        for s in samples
+    ]
+    HealthSample.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        session.last_sample_at = max(r.time for r in rows)
+

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from channels_app import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/channel/", views.channel_create, name="channel_create"),
+    path("dashboard/channel/title/", views.channel_update, name="channel_update"),
+    path("dashboard/stream-key/", views.stream_key, name="stream_key"),
+    path("dashboard/stream-key/reset/", views.stream_key_reset, name="stream_key_reset"),
+    path("dashboard/sessions/<int:pk>/", views.session_page, name="session"),
+    path("c/<slug:slug>/", views.channel_page, name="channel"),
+]

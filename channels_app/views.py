@@ -1,0 +1,116 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from channels_app import selectors, services
+from channels_app.forms import ChannelForm
+from channels_app.models import Channel, StreamSession
+from streamcat import video
+
+
+def home(request):
+    return render(
+        request,
+        "channels_app/home.html",
+        {"live": selectors.live_channels(), "recent": selectors.recently_live_channels()},
+    )
+
+
+def channel_page(request, slug):
+    channel = get_object_or_404(Channel.objects.select_related("owner"), slug=slug)
+    return render(request, "channels_app/channel.html", {"channel": channel})
+
+
+@login_required
+def dashboard(request):
+    channel = Channel.objects.filter(owner=request.user).first()
+    context = {"channel": channel, "form": ChannelForm(initial={"title": channel.title} if channel else None)}
+    if channel:
+        context["sessions"] = selectors.channel_sessions(channel)
+        context["ingest_server"] = video.ingest_server_url(channel.ingest_endpoint)
+    return render(request, "channels_app/dashboard.html", context)
+
+
+@login_required
+@require_POST
+def channel_create(request):
+    form = ChannelForm(request.POST)
+    if form.is_valid():
+        try:
+            services.channel_create(user=request.user, title=form.cleaned_data["title"])
+        except services.ChannelError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Your channel is ready. Paste the server and stream key into OBS to go live.")
+        return redirect("dashboard")
+    return render(request, "channels_app/dashboard.html", {"channel": None, "form": form}, status=400)
+
+
+@login_required
+@require_POST
+def channel_update(request):
+    channel = get_object_or_404(Channel, owner=request.user)
+    form = ChannelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(form.errors["title"]))
+        return redirect("dashboard")
+    services.channel_update(channel=channel, title=form.cleaned_data["title"])
+    messages.success(request, "Title saved.")
+    return redirect("dashboard")
+
+
+@login_required
+@require_GET
+@never_cache
+def stream_key(request):
+    """The secret key, fetched only when its owner reveals or copies it.
+
+    htmx gets the key row back (revealed, or masked again with ?hide=1); a plain
+    request (the Copy button) gets the bare key as text.
+    """
+    channel = get_object_or_404(Channel, owner=request.user)
+    if request.htmx and request.GET.get("hide"):
+        return render(request, "partials/stream_key.html", {"revealed": False})
+    try:
+        value = services.stream_key_value(channel=channel)
+    except services.ChannelError as exc:
+        return HttpResponse(str(exc), status=409, content_type="text/plain")
+    if request.htmx:
+        return render(request, "partials/stream_key.html", {"revealed": True, "value": value})
+    return HttpResponse(value, content_type="text/plain")
+
+
+@login_required
+@require_POST
+def stream_key_reset(request):
+    channel = get_object_or_404(Channel, owner=request.user)
+    try:
+        services.stream_key_reset(channel=channel)
+    except (services.ChannelError, video.VideoError) as exc:
+        messages.error(request, f"The stream key was not reset: {exc}")
+    else:
+        messages.success(request, "New stream key created. Update it in OBS; the old key no longer works.")
+    return redirect("dashboard")
+
+
+@login_required
+def session_page(request, pk):
+    session = get_object_or_404(StreamSession.objects.select_related("channel__owner"), pk=pk)
+    if session.channel.owner_id != request.user.pk and not request.user.has_perm("channels_app.view_streamsession"):
+        raise Http404
+    samples = [
+        {
+            "t": s.time.isoformat(),
+            "kbps": round(s.video_bitrate / 1000) if s.video_bitrate is not None else None,
+            "fps": s.framerate,
+        }
+        for s in session.health_samples.all()[:5000]
+    ]
+    return render(
+        request,
+        "channels_app/session.html",
+        {"session": session, "samples": samples, "events": session.events.all()},
+    )

@@ -1,0 +1,269 @@
+"""Operations of the `ivs` service (channels, stream keys, streams, sessions)."""
+
+from __future__ import annotations
+
+from mediaplane import services
+from mediaplane.api.paging import page
+from mediaplane.api.protocol import ApiError, Service, conflict, not_found
+from mediaplane.models import IvsChannel, IvsStreamKey, IvsStreamSession
+
+ivs = Service("ivs")
+
+_CHANNEL_FIELDS = {
+    # request/response name -> model field
+    "name": "name",
+    "latencyMode": "latency_mode",
+    "type": "type",
+    "authorized": "authorized",
+    "insecureIngest": "insecure_ingest",
+    "preset": "preset",
+    "containerFormat": "container_format",
+    "recordingConfigurationArn": "recording_configuration_arn",
+}
+_UNSUPPORTED_CHANNEL_FIELDS = {
+    "playbackRestrictionPolicyArn",
+    "multitrackInputConfiguration",
+    "adConfigurationArn",
+    "failoverSlateConfigurationArn",
+}
+
+
+def channel_summary(channel: IvsChannel) -> dict:
+    return {
+        "arn": channel.arn,
+        "name": channel.name,
+        "latencyMode": channel.latency_mode,
+        "type": channel.type,
+        "authorized": channel.authorized,
+        "insecureIngest": channel.insecure_ingest,
+        "preset": channel.preset,
+        "recordingConfigurationArn": channel.recording_configuration_arn,
+        "playbackRestrictionPolicyArn": "",
+        "tags": channel.tags,
+    }
+
+
+def channel_shape(channel: IvsChannel) -> dict:
+    return {
+        **channel_summary(channel),
+        "ingestEndpoint": channel.ingest_endpoint,
+        "playbackUrl": channel.playback_url,
+        "containerFormat": channel.container_format,
+    }
+
+
+def stream_key_shape(key: IvsStreamKey) -> dict:
+    return {"arn": key.arn, "value": key.value, "channelArn": key.channel.arn, "tags": key.tags}
+
+
+def _channel(arn: str) -> IvsChannel:
+    try:
+        return IvsChannel.objects.get(arn=arn)
+    except IvsChannel.DoesNotExist:
+        raise not_found(f"Channel not found: {arn}") from None
+
+
+def _stream_key(arn: str) -> IvsStreamKey:
+    try:
+        return IvsStreamKey.objects.select_related("channel").get(arn=arn)
+    except IvsStreamKey.DoesNotExist:
+        raise not_found(f"Stream key not found: {arn}") from None
+
+
+def _apply_channel_fields(channel: IvsChannel, params: dict) -> None:
+    unsupported = _UNSUPPORTED_CHANNEL_FIELDS & {k for k, v in params.items() if v}
+    if unsupported:
+        raise ApiError(
+            "ValidationException", f"The local media plane does not support: {', '.join(sorted(unsupported))}"
+        )
+    if params.get("recordingConfigurationArn"):
+        raise not_found(f"Recording configuration not found: {params['recordingConfigurationArn']}")
+    for api_name, field in _CHANNEL_FIELDS.items():
+        if api_name in params:
+            setattr(channel, field, params[api_name])
+    if channel.type in {IvsChannel.Type.BASIC, IvsChannel.Type.STANDARD} and channel.preset:
+        raise ApiError("ValidationException", "preset applies only to ADVANCED_SD and ADVANCED_HD channels")
+
+
+@ivs.operation("CreateChannel")
+def create_channel(params: dict) -> dict:
+    channel = IvsChannel(tags=params.get("tags", {}))
+    _apply_channel_fields(channel, params)
+    channel.save()
+    key = IvsStreamKey.objects.create(channel=channel)
+    return {"channel": channel_shape(channel), "streamKey": stream_key_shape(key)}
+
+
+@ivs.operation("GetChannel")
+def get_channel(params: dict) -> dict:
+    return {"channel": channel_shape(_channel(params["arn"]))}
+
+
+@ivs.operation("BatchGetChannel")
+def batch_get_channel(params: dict) -> dict:
+    found = {c.arn: c for c in IvsChannel.objects.filter(arn__in=params["arns"])}
+    return {
+        "channels": [channel_shape(found[a]) for a in dict.fromkeys(params["arns"]) if a in found],
+        "errors": [
+            {"arn": a, "code": "ResourceNotFoundException", "message": "Channel not found"}
+            for a in dict.fromkeys(params["arns"])
+            if a not in found
+        ],
+    }
+
+
+@ivs.operation("UpdateChannel")
+def update_channel(params: dict) -> dict:
+    channel = _channel(params["arn"])
+    if channel.live_session() and {"latencyMode", "type", "preset"} & params.keys():
+        raise conflict("Cannot change the latency mode, type or preset of a channel while it is live")
+    _apply_channel_fields(channel, params)
+    channel.save()
+    return {"channel": channel_shape(channel)}
+
+
+@ivs.operation("DeleteChannel")
+def delete_channel(params: dict) -> dict:
+    channel = _channel(params["arn"])
+    if channel.live_session():
+        raise conflict("Cannot delete a channel while it is live; stop the stream first")
+    channel.delete()
+    return {}
+
+
+@ivs.operation("ListChannels")
+def list_channels(params: dict) -> dict:
+    filters = [k for k in params if k.startswith("filterBy") and params[k]]
+    if len(filters) > 1:
+        raise conflict("Use only one filter at a time")
+    channels = IvsChannel.objects.order_by("id")
+    if params.get("filterByName"):
+        channels = channels.filter(name__contains=params["filterByName"])
+    if params.get("filterByRecordingConfigurationArn"):
+        channels = channels.filter(recording_configuration_arn=params["filterByRecordingConfigurationArn"])
+    if params.get("filterByPlaybackRestrictionPolicyArn"):
+        channels = channels.none()
+    items, next_token = page(channels, params)
+    response = {"channels": [channel_summary(c) for c in items]}
+    if next_token:
+        response["nextToken"] = next_token
+    return response
+
+
+@ivs.operation("CreateStreamKey")
+def create_stream_key(params: dict) -> dict:
+    channel = _channel(params["channelArn"])
+    if channel.stream_keys.exists():
+        raise ApiError(
+            "ServiceQuotaExceededException", "A channel has one stream key; delete it before creating another"
+        )
+    key = IvsStreamKey.objects.create(channel=channel, tags=params.get("tags", {}))
+    return {"streamKey": stream_key_shape(key)}
+
+
+@ivs.operation("GetStreamKey")
+def get_stream_key(params: dict) -> dict:
+    return {"streamKey": stream_key_shape(_stream_key(params["arn"]))}
+
+
+@ivs.operation("ListStreamKeys")
+def list_stream_keys(params: dict) -> dict:
+    channel = _channel(params["channelArn"])
+    items, next_token = page(channel.stream_keys.order_by("id"), params, default_size=1)
+    response = {"streamKeys": [{"arn": k.arn, "channelArn": channel.arn, "tags": k.tags} for k in items]}
+    if next_token:
+        response["nextToken"] = next_token
+    return response
+
+
+@ivs.operation("DeleteStreamKey")
+def delete_stream_key(params: dict) -> dict:
+    _stream_key(params["arn"]).delete()
+    return {}
+
+
+def stream_summary(session: IvsStreamSession) -> dict:
+    return {
+        "channelArn": session.channel.arn,
+        "streamId": session.stream_id,
+        "state": "LIVE",
+        "health": session.health,
+        "viewerCount": 0,
+        "startTime": session.start_time,
+    }
+
+
+@ivs.operation("GetStream")
+def get_stream(params: dict) -> dict:
+    session = _channel(params["channelArn"]).live_session()
+    if session is None:
+        raise ApiError("ChannelNotBroadcasting", "The channel is not broadcasting")
+    return {"stream": {**stream_summary(session), "playbackUrl": session.channel.playback_url}}
+
+
+@ivs.operation("ListStreams")
+def list_streams(params: dict) -> dict:
+    sessions = IvsStreamSession.objects.filter(end_time__isnull=True).select_related("channel").order_by("id")
+    health = params.get("filterBy", {}).get("health")
+    if health:
+        sessions = sessions.filter(health=health)
+    items, next_token = page(sessions, params)
+    response = {"streams": [stream_summary(s) for s in items]}
+    if next_token:
+        response["nextToken"] = next_token
+    return response
+
+
+@ivs.operation("StopStream")
+def stop_stream(params: dict) -> dict:
+    channel = _channel(params["channelArn"])
+    if not services.stop_stream(channel=channel):
+        raise ApiError("ChannelNotBroadcasting", "The channel is not broadcasting")
+    return {}
+
+
+def stream_session_shape(session: IvsStreamSession) -> dict:
+    events = list(session.events.all()[:500])
+    shape = {
+        "streamId": session.stream_id,
+        "startTime": session.start_time,
+        "channel": channel_shape(session.channel),
+        "ingestConfiguration": session.ingest_configuration,
+        "truncatedEvents": [
+            {"name": e.name, "type": e.type, "eventTime": e.event_time, **({"code": e.code} if e.code else {})}
+            for e in events
+        ],
+    }
+    if session.end_time:
+        shape["endTime"] = session.end_time
+    return shape
+
+
+@ivs.operation("GetStreamSession")
+def get_stream_session(params: dict) -> dict:
+    channel = _channel(params["channelArn"])
+    sessions = channel.sessions.order_by("-start_time")
+    session = sessions.filter(stream_id=params["streamId"]).first() if params.get("streamId") else sessions.first()
+    if session is None:
+        raise not_found("Stream session not found")
+    return {"streamSession": stream_session_shape(session)}
+
+
+@ivs.operation("ListStreamSessions")
+def list_stream_sessions(params: dict) -> dict:
+    channel = _channel(params["channelArn"])
+    items, next_token = page(channel.sessions.order_by("-start_time", "-id"), params)
+    response = {
+        "streamSessions": [
+            {
+                "streamId": s.stream_id,
+                "startTime": s.start_time,
+                **({"endTime": s.end_time} if s.end_time else {}),
+                "hasErrorEvent": False,
+            }
+            for s in items
+        ]
+    }
+    if next_token:
+        response["nextToken"] = next_token
+    return response

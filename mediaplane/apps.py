@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MediaplaneConfig(AppConfig):
+    name = "mediaplane"
+    verbose_name = "Local media plane"

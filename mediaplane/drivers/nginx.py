@@ -1,0 +1,102 @@
+"""Driver for nginx with the RTMP module: configuration, statistics, control.
+
+nginx-rtmp exposes its live state as XML (`rtmp_stat`) and lets a loopback
+client drop a publisher (`rtmp_control`); both listen on a control port that is
+bound to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.template import Context, Engine
+
+RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+INGEST_APP = "app"  # the application OBS publishes to, named as on IVS
+HLS_APP = "live"  # the relay target that writes HLS; publishing here is loopback-only
+
+
+class NginxUnavailable(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    app: str
+    name: str
+    bw_video: float  # bits per second, measured by nginx-rtmp over its sampling window
+    bw_audio: float
+    video: dict
+    audio: dict
+
+
+def render_config(*, var_dir: Path, static_root: Path, callback_url: str, callback_secret: str) -> str:
+    template = (settings.BASE_DIR / "deploy" / "nginx.conf.template").read_text()
+    context = {
+        "rtmp_module": RTMP_MODULE,
+        "var_dir": var_dir,
+        "listen": settings.LISTEN_ADDRESS,
+        "http_port": settings.HTTP_PORT,
+        "app_port": settings.APP_PORT,
+        "rtmp_port": settings.RTMP_PORT,
+        "control_port": settings.NGINX_CONTROL_PORT,
+        "static_root": static_root,
+        "hls_fragment": settings.HLS_FRAGMENT_SECONDS,
+        "callback_url": callback_url,
+        "callback_secret": callback_secret,
+        "ingest_app": INGEST_APP,
+        "hls_app": HLS_APP,
+    }
+    return Engine(autoescape=False).from_string(template).render(Context(context))
+
+
+def _control_url(path: str, **query) -> str:
+    return f"http://127.0.0.1:{settings.NGINX_CONTROL_PORT}{path}?{urllib.parse.urlencode(query)}"
+
+
+def fetch_stats() -> list[StreamStats]:
+    """Every stream nginx-rtmp carries now, with its measured bitrates and metadata."""
+    try:
+        with urllib.request.urlopen(_control_url("/stat"), timeout=5) as response:
+            root = ET.fromstring(response.read())
+    except (urllib.error.URLError, OSError, ET.ParseError) as exc:
+        raise NginxUnavailable(str(exc)) from exc
+    streams = []
+    for app in root.iter("application"):
+        app_name = app.findtext("name", "")
+        for stream in app.iter("stream"):
+            meta = stream.find("meta")
+            streams.append(
+                StreamStats(
+                    app=app_name,
+                    name=stream.findtext("name", ""),
+                    bw_video=float(stream.findtext("bw_video", "0")),
+                    bw_audio=float(stream.findtext("bw_audio", "0")),
+                    video=_children(meta.find("video") if meta is not None else None),
+                    audio=_children(meta.find("audio") if meta is not None else None),
+                )
+            )
+    return streams
+
+
+def _children(element) -> dict:
+    return {child.tag: (child.text or "") for child in element} if element is not None else {}
+
+
+def drop_client(*, app: str, client_id: str) -> bool:
+    """Disconnect one RTMP client at once. False if nginx had no such client."""
+    try:
+        with urllib.request.urlopen(_control_url("/control/drop/client", app=app, clientid=client_id), timeout=5) as r:
+            return r.read().strip() not in {b"", b"0"}
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return False
+        raise NginxUnavailable(str(exc)) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise NginxUnavailable(str(exc)) from exc

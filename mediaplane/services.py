@@ -1,0 +1,162 @@
+"""Ingest lifecycle of the local plane: who may publish, stream sessions and their
+events, stopping a stream, and the health samples measured while it is live."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from mediaplane.drivers import nginx
+from mediaplane.models import IngestSample, IvsChannel, IvsStreamEvent, IvsStreamKey, IvsStreamSession, key_digest
+
+log = logging.getLogger(__name__)
+
+
+class PublishRefused(Exception):
+    """nginx-rtmp is told 403; the message is logged, never shown to the publisher."""
+
+
+def _find_key(value: str) -> IvsStreamKey | None:
+    key = IvsStreamKey.objects.select_related("channel").filter(value_digest=key_digest(value)).first()
+    # Compare the value itself in constant time too; the digest lookup is only an index.
+    if key is None or not hmac.compare_digest(key.value.encode(), value.encode()):
+        return None
+    return key
+
+
+def _event(session: IvsStreamSession, name: str, *, code: str = "", event_type: str = "IVS Stream State Change"):
+    IvsStreamEvent.objects.create(session=session, name=name, code=code, type=event_type, event_time=timezone.now())
+
+
+def start_publish(*, stream_key: str, client_id: str, app: str, address: str | None) -> IvsStreamSession:
+    """Accept a publisher with a valid key on a channel that is not live; open its session.
+
+    Raises PublishRefused for an unknown key or a channel already live (a second
+    publisher never takes over a running broadcast).
+    """
+    key = _find_key(stream_key)
+    if key is None:
+        raise PublishRefused("unknown stream key")
+    channel = key.channel
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            if channel.sessions.filter(end_time__isnull=True).exists():
+                raise PublishRefused(f"channel {channel.resource_id} is already live")
+            session = IvsStreamSession.objects.create(
+                channel=channel, start_time=now, rtmp_client_id=client_id, rtmp_app=app, publisher_address=address
+            )
+    except IntegrityError:
+        # Two publishers raced past the check: the database's constraint decided.
+        raise PublishRefused(f"channel {channel.resource_id} is already live") from None
+    _event(session, "Session Created")
+    _event(session, "Stream Start")
+    log.info("publish accepted on channel %s (stream %s)", channel.resource_id, session.stream_id)
+    return session
+
+
+def relay_signature(name: str) -> str:
+    return hmac.new(settings.MEDIA_CALLBACK_SECRET.encode(), name.encode(), hashlib.sha256).hexdigest()
+
+
+def relay_url(session: IvsStreamSession) -> str:
+    """Where nginx relays an accepted stream so it is packaged as HLS under the channel id."""
+    name = session.channel.hls_name
+    return f"rtmp://127.0.0.1:{settings.RTMP_PORT}/{nginx.HLS_APP}/{name}?relay={relay_signature(name)}"
+
+
+def relay_is_genuine(*, name: str, signature: str) -> bool:
+    return hmac.compare_digest(relay_signature(name), signature)
+
+
+def end_publish(*, client_id: str, app: str) -> IvsStreamSession | None:
+    """The publisher went away (or was dropped): close its session."""
+    session = IvsStreamSession.objects.filter(
+        rtmp_client_id=client_id, rtmp_app=app, end_time__isnull=True
+    ).first()
+    if session is None:
+        return None
+    _close(session)
+    return session
+
+
+def _close(session: IvsStreamSession) -> None:
+    session.end_time = timezone.now()
+    session.save(update_fields=["end_time"])
+    _event(session, "Stream End")
+    _event(session, "Session Ended")
+
+
+def stop_stream(*, channel: IvsChannel) -> bool:
+    """Disconnect the channel's publisher at once (StopStream). False if nothing was live."""
+    session = channel.live_session()
+    if session is None:
+        return False
+    _event(session, "Stream Stopped", code="StoppedByApi")
+    try:
+        dropped = nginx.drop_client(app=session.rtmp_app, client_id=session.rtmp_client_id)
+    except nginx.NginxUnavailable:
+        log.warning("nginx unreachable while stopping %s; closing the session", session.stream_id)
+        dropped = False
+    # on_publish_done closes the session when nginx drops the client; if nginx no
+    # longer knew the client, close it here so the channel is not stuck "live".
+    session.refresh_from_db()
+    if not dropped and session.is_live:
+        _close(session)
+    return True
+
+
+def record_ingest_sample(*, session: IvsStreamSession, stats: nginx.StreamStats, framerate: float | None) -> None:
+    """Store one health sample and keep the session's ingest configuration current."""
+    now = timezone.now()
+    IngestSample.objects.create(
+        session=session,
+        time=now,
+        video_bitrate=stats.bw_video,
+        audio_bitrate=stats.bw_audio,
+        framerate=framerate,
+    )
+    configuration = ingest_configuration(stats)
+    health = IvsStreamSession.Health.HEALTHY if stats.bw_video > 0 else IvsStreamSession.Health.STARVING
+    if configuration != session.ingest_configuration or health != session.health:
+        if health != session.health and session.health != IvsStreamSession.Health.UNKNOWN:
+            _event(session, "Starvation Start" if health == "STARVING" else "Starvation End",
+                   event_type="IVS Stream Health Change")
+        session.ingest_configuration = configuration
+        session.health = health
+        session.save(update_fields=["ingest_configuration", "health"])
+
+
+def _int(value: str) -> int:
+    try:
+        return round(float(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def ingest_configuration(stats: nginx.StreamStats) -> dict:
+    """IVS's IngestConfiguration from what the encoder declared and nginx measured."""
+    video, audio = stats.video, stats.audio
+    return {
+        "video": {
+            "codec": video.get("codec", ""),
+            "avcProfile": video.get("profile", ""),
+            "avcLevel": video.get("level", ""),
+            "encoder": "",
+            "targetBitrate": round(stats.bw_video),
+            "targetFramerate": _int(video.get("frame_rate")),
+            "videoWidth": _int(video.get("width")),
+            "videoHeight": _int(video.get("height")),
+        },
+        "audio": {
+            "codec": audio.get("codec", ""),
+            "targetBitrate": round(stats.bw_audio),
+            "sampleRate": _int(audio.get("sample_rate")),
+            "channels": _int(audio.get("channels")),
+        },
+    }

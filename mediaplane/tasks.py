@@ -1,0 +1,64 @@
+"""Celery tasks of the local plane."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+from celery import shared_task
+from django.conf import settings
+
+from mediaplane import services
+from mediaplane.drivers import nginx
+from mediaplane.models import IvsStreamSession
+
+log = logging.getLogger(__name__)
+
+
+@shared_task
+def sample_ingest_health() -> int:
+    """Record a health sample for every live session; returns how many were sampled.
+
+    Safe to run at any time: it reads nginx-rtmp's statistics and the newest HLS
+    segment and writes one row per live session.
+    """
+    try:
+        stats = {s.name: s for s in nginx.fetch_stats() if s.app == nginx.HLS_APP}
+    except nginx.NginxUnavailable as exc:
+        log.warning("cannot sample ingest health: %s", exc)
+        return 0
+    sampled = 0
+    for session in IvsStreamSession.objects.filter(end_time__isnull=True).select_related("channel"):
+        stream = stats.get(session.channel.hls_name)
+        if stream is None:
+            continue
+        framerate = measured_framerate(settings.HLS_DIR / session.channel.hls_name)
+        services.record_ingest_sample(session=session, stats=stream, framerate=framerate)
+        sampled += 1
+    return sampled
+
+
+def measured_framerate(hls_dir: Path) -> float | None:
+    """Frames per second actually received: frames counted in the newest complete segment."""
+    playlist = hls_dir / "index.m3u8"
+    try:
+        lines = playlist.read_text().splitlines()
+    except OSError:
+        return None
+    segments = [(lines[i], lines[i + 1]) for i, line in enumerate(lines[:-1]) if line.startswith("#EXTINF:")]
+    if not segments:
+        return None
+    extinf, name = segments[-1]
+    duration = float(extinf.split(":", 1)[1].rstrip(",").split(",")[0])
+    try:
+        probe = subprocess.run(
+            [settings.FFPROBE_BIN, "-v", "error", "-select_streams", "v:0", "-count_packets",
+             "-show_entries", "stream=nb_read_packets", "-of", "json", str(hls_dir / name)],
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+        packets = int(json.loads(probe.stdout)["streams"][0]["nb_read_packets"])
+    except (subprocess.SubprocessError, OSError, KeyError, IndexError, ValueError):
+        return None
+    return round(packets / duration, 2) if duration > 0 else None

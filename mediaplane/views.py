@@ -1,0 +1,140 @@
+"""HTTP entry points of the local plane: the IVS API (SigV4-signed, rest-json),
+the ingest metrics endpoint, and nginx-rtmp's callbacks (loopback + shared secret)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from mediaplane import services
+from mediaplane.api import sigv4
+from mediaplane.api.ivs import ivs
+from mediaplane.api.protocol import ApiError, Service, parse_input, to_json
+from mediaplane.models import IngestSample
+
+log = logging.getLogger(__name__)
+SERVICES = {"ivs": ivs}
+
+
+def _verify_signature(request: HttpRequest, service: Service) -> None:
+    sigv4.verify(
+        method=request.method,
+        url=request.build_absolute_uri(request.get_full_path()),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=request.body,
+        access_keys=settings.LOCAL_PLANE_ACCESS_KEYS,
+        service=service.model.signing_name,
+    )
+
+
+@csrf_exempt
+def api(request: HttpRequest, service_name: str, path: str) -> HttpResponse:
+    """One IVS API request: route by the model, check the signature, validate, run."""
+    service = SERVICES[service_name]
+    route = service.route(request.method, "/" + path)
+    if route is None:
+        return service.error_response("UnknownOperationException", f"No operation at {request.method} /{path}")
+    operation, labels = route
+    try:
+        _verify_signature(request, service)
+        handler = service.handlers.get(operation.name)
+        if handler is None:
+            raise ApiError("NotImplemented", f"{operation.name} is not implemented by the local media plane")
+        params = parse_input(operation, request.body, labels)
+        result = handler(params)
+    except ApiError as exc:
+        return service.error_response(exc.code, exc.message)
+    except DatabaseError:
+        log.exception("%s failed", operation.name)
+        return service.error_response("ServiceUnavailable", "The service is busy; try again")
+    return HttpResponse(to_json(result), content_type="application/json")
+
+
+@require_GET
+def ingest_metrics(request: HttpRequest) -> HttpResponse:
+    """Health samples of a channel's sessions between two times (the local stand-in
+    for IVS's CloudWatch metrics)."""
+    try:
+        _verify_signature(request, ivs)
+        start = dt.datetime.fromisoformat(request.GET["startTime"])
+        end = dt.datetime.fromisoformat(request.GET["endTime"])
+        channel_arn = request.GET["channelArn"]
+    except ApiError as exc:
+        return ivs.error_response(exc.code, exc.message)
+    except (KeyError, ValueError):
+        return ivs.error_response("ValidationException", "channelArn, startTime and endTime (ISO 8601) are required")
+    samples = IngestSample.objects.filter(session__channel__arn=channel_arn, time__gt=start, time__lte=end)
+    return HttpResponse(
+        to_json(
+            {
+                "samples": [
+                    {
+                        "time": s.time.isoformat(),
+                        "videoBitrate": s.video_bitrate,
+                        "audioBitrate": s.audio_bitrate,
+                        "framerate": s.framerate,
+                    }
+                    for s in samples[:2000]
+                ]
+            }
+        ),
+        content_type="application/json",
+    )
+
+
+# --- nginx-rtmp callbacks ------------------------------------------------------------
+
+
+def _from_nginx(request: HttpRequest) -> bool:
+    secret = request.GET.get("secret", "")
+    loopback = request.META.get("REMOTE_ADDR", "") in {"127.0.0.1", "::1"}
+    return loopback and hmac.compare_digest(secret, settings.MEDIA_CALLBACK_SECRET)
+
+
+@csrf_exempt
+@require_POST
+def on_publish(request: HttpRequest) -> HttpResponse:
+    if not _from_nginx(request):
+        return HttpResponseForbidden("not nginx")
+    try:
+        session = services.start_publish(
+            stream_key=request.POST.get("name", ""),
+            client_id=request.POST.get("clientid", ""),
+            app=request.POST.get("app", ""),
+            address=request.POST.get("addr") or None,
+        )
+    except services.PublishRefused as exc:
+        log.info("publish refused from %s: %s", request.POST.get("addr"), exc)
+        return HttpResponseForbidden(str(exc))
+    return _RtmpRedirect(services.relay_url(session))
+
+
+class _RtmpRedirect(HttpResponseRedirect):
+    allowed_schemes = ["rtmp"]
+
+
+@csrf_exempt
+@require_POST
+def on_relay_publish(request: HttpRequest) -> HttpResponse:
+    if not _from_nginx(request):
+        return HttpResponseForbidden("not nginx")
+    if not services.relay_is_genuine(name=request.POST.get("name", ""), signature=request.POST.get("relay", "")):
+        log.warning("refused a publish to the HLS application without a valid relay signature")
+        return HttpResponseForbidden("relay only")
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+@require_POST
+def on_publish_done(request: HttpRequest) -> HttpResponse:
+    if not _from_nginx(request):
+        return HttpResponseForbidden("not nginx")
+    services.end_publish(client_id=request.POST.get("clientid", ""), app=request.POST.get("app", ""))
+    return HttpResponse("ok")

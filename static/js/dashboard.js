@@ -1,0 +1,22 @@
+// Copy buttons on the creator dashboard. The stream key is fetched only on demand.
+async function copyText(text, button) {
+  await navigator.clipboard.writeText(text);
+  const label = button.textContent;
+  button.textContent = "Copied";
+  setTimeout(() => (button.textContent = label), 1500);
+}
+
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button");
+  if (!button) return;
+  if (button.dataset.copy) {
+    await copyText(document.querySelector(button.dataset.copy).value, button);
+  } else if (button.id === "copy-key") {
+    const response = await fetch(button.dataset.url, { credentials: "same-origin" });
+    if (!response.ok) {
+      button.textContent = "Unavailable";
+      return;
+    }
+    await copyText(await response.text(), button);
+  }
+});

@@ -1,0 +1,23 @@
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamcat.settings")
+
+app = Celery("streamcat")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def schedule_periodic_tasks(sender, **kwargs):
+    from django.conf import settings
+
+    from channels_app.tasks import sync_live_streams
+    from mediaplane.tasks import sample_ingest_health
+
+    sender.add_periodic_task(settings.STREAM_SYNC_INTERVAL, sync_live_streams.s(), name="sync live streams")
+    if settings.MEDIA_PLANE == "local":
+        sender.add_periodic_task(
+            settings.INGEST_SAMPLE_INTERVAL, sample_ingest_health.s(), name="sample ingest health"
+        )

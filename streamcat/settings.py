@@ -1,0 +1,153 @@
+"""StreamCat settings. Every value reads the environment and has a working default,
+so a fresh checkout runs with no configuration (see README, "Configuration")."""
+
+from pathlib import Path
+
+import dj_database_url
+
+from streamcat.env import env_bool, env_int, env_str, load_local_secrets
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("STREAMCAT_VAR_DIR", str(BASE_DIR / "var")))
+LOCAL_SECRETS = load_local_secrets(VAR_DIR)
+
+SECRET_KEY = env_str("STREAMCAT_SECRET_KEY", LOCAL_SECRETS["django_secret_key"])
+DEBUG = env_bool("STREAMCAT_DEBUG", False)
+
+# --- Network: everything binds to loopback unless STREAMCAT_LISTEN says otherwise.
+LISTEN_ADDRESS = env_str("STREAMCAT_LISTEN", "127.0.0.1")
+PUBLIC_HOST = env_str("STREAMCAT_PUBLIC_HOST", "127.0.0.1")
+HTTP_PORT = env_int("STREAMCAT_HTTP_PORT", 8000)  # nginx: site, HLS, static
+APP_PORT = env_int("STREAMCAT_APP_PORT", 8001)  # ASGI server, behind nginx
+RTMP_PORT = env_int("STREAMCAT_RTMP_PORT", 1935)
+NGINX_CONTROL_PORT = env_int("STREAMCAT_NGINX_CONTROL_PORT", 8002)  # loopback only
+REDIS_PORT = env_int("STREAMCAT_REDIS_PORT", 6391)
+PUBLIC_URL = env_str("STREAMCAT_PUBLIC_URL", f"http://{PUBLIC_HOST}:{HTTP_PORT}")
+
+ALLOWED_HOSTS = env_str("STREAMCAT_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]," + PUBLIC_HOST).split(",")
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "channels",
+    "accounts",
+    "channels_app",
+    "mediaplane",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "streamcat.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "streamcat.context_processors.media_plane",
+            ],
+        },
+    },
+]
+ASGI_APPLICATION = "streamcat.asgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=0
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Several processes (ASGI server, Celery) write: WAL and immediate transactions
+    # keep them from tripping over each other's locks.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("STREAMCAT_REDIS_URL", f"redis://127.0.0.1:{REDIS_PORT}")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL + "/1"]},
+    }
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL + "/2",
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL + "/0"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How often Celery beat refreshes live state, health figures and the sessions
+# list from the IVS API (seconds).
+STREAM_SYNC_INTERVAL = env_int("STREAMCAT_STREAM_SYNC_INTERVAL", 5)
+INGEST_SAMPLE_INTERVAL = env_int("STREAMCAT_INGEST_SAMPLE_INTERVAL", 5)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("STREAMCAT_LOG_LEVEL", "INFO")},
+}
+
+# --- Video: the IVS APIs, through boto3 only (streamcat/video.py).
+# "local" sends the calls to the embedded media plane served by this site;
+# "aws" sends them to Amazon IVS (or to AWS_ENDPOINT_URL_IVS when that is set).
+MEDIA_PLANE = env_str("STREAMCAT_MEDIA_PLANE", "local")
+AWS_REGION = env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION", "us-west-2"))
+LOCAL_PLANE_URL = env_str("STREAMCAT_LOCAL_PLANE_URL", f"http://127.0.0.1:{HTTP_PORT}")
+LOCAL_PLANE_ACCOUNT_ID = env_str("STREAMCAT_LOCAL_PLANE_ACCOUNT", "000000000000")
+LOCAL_PLANE_ACCESS_KEYS = {
+    LOCAL_SECRETS["plane_access_key_id"]: LOCAL_SECRETS["plane_secret_access_key"],
+}
+MEDIA_CALLBACK_SECRET = LOCAL_SECRETS["media_callback_secret"]
+HLS_DIR = VAR_DIR / "hls"
+HLS_FRAGMENT_SECONDS = env_int("STREAMCAT_HLS_FRAGMENT", 1)
+FFPROBE_BIN = env_str("STREAMCAT_FFPROBE", "ffprobe")

@@ -1,0 +1,248 @@
+"""The video service layer: the only module that talks to the IVS APIs.
+
+Every call goes through boto3. With STREAMCAT_MEDIA_PLANE=local (the default) the
+client points at the embedded, IVS-compatible media plane served by this site; with
+"aws" it points at Amazon IVS (or AWS_ENDPOINT_URL_IVS). Callers get plain dicts in
+the shapes of botocore's service models and never see which plane answered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from django.conf import settings
+
+_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=15)
+
+
+class VideoError(Exception):
+    """An IVS call failed; `code` is the IVS error type (e.g. ValidationException)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class IngestSample:
+    time: dt.datetime
+    video_bitrate: float | None  # bits per second
+    audio_bitrate: float | None
+    framerate: float | None
+
+
+def is_local() -> bool:
+    return settings.MEDIA_PLANE == "local"
+
+
+def local_endpoint(service: str) -> str:
+    return f"{settings.LOCAL_PLANE_URL}/_plane/{service}"
+
+
+def _local_credentials() -> tuple[str, str]:
+    return next(iter(settings.LOCAL_PLANE_ACCESS_KEYS.items()))
+
+
+@functools.cache
+def client(service: str = "ivs"):
+    """A cached boto3 client for `ivs` or `ivs-realtime` (clients are thread-safe)."""
+    if is_local():
+        key_id, secret = _local_credentials()
+        return boto3.client(
+            service,
+            region_name=settings.AWS_REGION,
+            endpoint_url=local_endpoint(service),
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            config=_CONFIG,
+        )
+    return boto3.client(service, region_name=settings.AWS_REGION, config=_CONFIG)
+
+
+def _call(service: str, operation: str, **params) -> dict:
+    try:
+        response = getattr(client(service), operation)(**params)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise VideoError(error.get("Code", "Unknown"), error.get("Message", str(exc))) from exc
+    response.pop("ResponseMetadata", None)
+    return response
+
+
+# --- Channels and stream keys -------------------------------------------------
+
+
+def create_channel(*, name: str, latency_mode: str = "LOW", channel_type: str = "STANDARD") -> dict:
+    """Create a channel; returns {"channel": {...}, "streamKey": {...}} as IVS does."""
+    return _call("ivs", "create_channel", name=name, latencyMode=latency_mode, type=channel_type)
+
+
+def update_channel(*, channel_arn: str, name: str) -> dict:
+    return _call("ivs", "update_channel", arn=channel_arn, name=name)["channel"]
+
+
+def delete_channel(*, channel_arn: str) -> None:
+    _call("ivs", "delete_channel", arn=channel_arn)
+
+
+def create_stream_key(*, channel_arn: str) -> dict:
+    return _call("ivs", "create_stream_key", channelArn=channel_arn)["streamKey"]
+
+
+def get_stream_key(*, stream_key_arn: str) -> dict:
+    return _call("ivs", "get_stream_key", arn=stream_key_arn)["streamKey"]
+
+
+def list_stream_key_arns(*, channel_arn: str) -> list[str]:
+    paginator = client("ivs").get_paginator("list_stream_keys")
+    try:
+        return [key["arn"] for page in paginator.paginate(channelArn=channel_arn) for key in page["streamKeys"]]
+    except ClientError as exc:
+        raise VideoError(exc.response["Error"]["Code"], exc.response["Error"]["Message"]) from exc
+
+
+def delete_stream_key(*, stream_key_arn: str) -> None:
+    _call("ivs", "delete_stream_key", arn=stream_key_arn)
+
+
+def ingest_server_url(ingest_endpoint: str) -> str:
+    """The RTMP(S) server URL a streamer pastes into OBS."""
+    if is_local():
+        return f"rtmp://{ingest_endpoint}/app/"
+    return f"rtmps://{ingest_endpoint}:443/app/"
+
+
+# --- Streams and stream sessions --------------------------------------------------
+
+
+def get_stream(*, channel_arn: str) -> dict | None:
+    """The channel's live stream, or None when it is not broadcasting."""
+    try:
+        return _call("ivs", "get_stream", channelArn=channel_arn)["stream"]
+    except VideoError as exc:
+        if exc.code == "ChannelNotBroadcasting":
+            return None
+        raise
+
+
+def list_live_streams() -> list[dict]:
+    """Every stream live now, across all pages."""
+    paginator = client("ivs").get_paginator("list_streams")
+    try:
+        return [s for page in paginator.paginate() for s in page["streams"]]
+    except ClientError as exc:
+        raise VideoError(exc.response["Error"]["Code"], exc.response["Error"]["Message"]) from exc
+
+
+def stop_stream(*, channel_arn: str) -> bool:
+    """Disconnect the channel's publisher. False when nothing was live."""
+    try:
+        _call("ivs", "stop_stream", channelArn=channel_arn)
+    except VideoError as exc:
+        if exc.code == "ChannelNotBroadcasting":
+            return False
+        raise
+    return True
+
+
+def get_stream_session(*, channel_arn: str, stream_id: str) -> dict:
+    return _call("ivs", "get_stream_session", channelArn=channel_arn, streamId=stream_id)["streamSession"]
+
+
+def list_stream_sessions(*, channel_arn: str, max_results: int = 100) -> list[dict]:
+    return _call("ivs", "list_stream_sessions", channelArn=channel_arn, maxResults=max_results)["streamSessions"]
+
+
+# --- Ingest health ------------------------------------------------------------------
+
+
+def ingest_metrics(*, channel_arn: str, start: dt.datetime, end: dt.datetime) -> list[IngestSample]:
+    """Ingest bitrate and frame rate of a channel between two times, oldest first.
+
+    On Amazon IVS these are the CloudWatch metrics of the AWS/IVS namespace. The
+    local plane measures the same figures on ingest and serves them from a small
+    SigV4-signed endpoint, since it does not implement CloudWatch.
+    """
+    if is_local():
+        return _local_ingest_metrics(channel_arn, start, end)
+    return _cloudwatch_ingest_metrics(channel_arn, start, end)
+
+
+def _local_ingest_metrics(channel_arn: str, start: dt.datetime, end: dt.datetime) -> list[IngestSample]:
+    query = urllib.parse.urlencode(
+        {"channelArn": channel_arn, "startTime": start.isoformat(), "endTime": end.isoformat()}
+    )
+    request = botocore.awsrequest.AWSRequest(method="GET", url=f"{local_endpoint('ivs')}/_metrics?{query}")
+    key_id, secret = _local_credentials()
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials(key_id, secret), "ivs", settings.AWS_REGION).add_auth(
+        request
+    )
+    prepared = request.prepare()
+    with urllib.request.urlopen(
+        urllib.request.Request(prepared.url, headers=dict(prepared.headers)), timeout=10
+    ) as response:
+        rows = json.load(response)["samples"]
+    return [
+        IngestSample(
+            time=dt.datetime.fromisoformat(row["time"]),
+            video_bitrate=row["videoBitrate"],
+            audio_bitrate=row["audioBitrate"],
+            framerate=row["framerate"],
+        )
+        for row in rows
+    ]
+
+
+_CLOUDWATCH_METRICS = {"video": "IngestVideoBitrate", "audio": "IngestAudioBitrate", "fps": "IngestFramerate"}
+
+
+def _cloudwatch_ingest_metrics(channel_arn: str, start: dt.datetime, end: dt.datetime) -> list[IngestSample]:
+    channel_id = channel_arn.rsplit("/", 1)[-1]
+    queries = [
+        {
+            "Id": key,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/IVS",
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "Channel", "Value": channel_id}],
+                },
+                "Period": 60,
+                "Stat": "Average",
+            },
+        }
+        for key, metric in _CLOUDWATCH_METRICS.items()
+    ]
+    cloudwatch = boto3.client("cloudwatch", region_name=settings.AWS_REGION, config=_CONFIG)
+    try:
+        results = cloudwatch.get_metric_data(
+            MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampAscending"
+        )["MetricDataResults"]
+    except ClientError as exc:
+        raise VideoError(exc.response["Error"]["Code"], exc.response["Error"]["Message"]) from exc
+    by_time: dict[dt.datetime, dict[str, float]] = {}
+    for result in results:
+        for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):
+            by_time.setdefault(timestamp, {})[result["Id"]] = value
+    # CloudWatch reports Mbps for the bitrate metrics.
+    return [
+        IngestSample(
+            time=time,
+            video_bitrate=values["video"] * 1e6 if "video" in values else None,
+            audio_bitrate=values["audio"] * 1e6 if "audio" in values else None,
+            framerate=values.get("fps"),
+        )
+        for time, values in sorted(by_time.items())
+    ]
