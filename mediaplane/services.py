@@ -122,11 +122,16 @@ def record_ingest_sample(*, session: IvsStreamSession, stats: nginx.StreamStats,
         framerate=framerate,
     )
     configuration = ingest_configuration(stats)
-    health = IvsStreamSession.Health.HEALTHY if stats.bw_video > 0 else IvsStreamSession.Health.STARVING
+    if stats.bw_video is None:
+        health = session.health  # not measured yet
+    elif stats.bw_video > 0:
+        health = IvsStreamSession.Health.HEALTHY
+    else:
+        health = IvsStreamSession.Health.STARVING
+    if health != session.health and session.health != IvsStreamSession.Health.UNKNOWN:
+        name = "Starvation Start" if health == IvsStreamSession.Health.STARVING else "Starvation End"
+        _event(session, name, event_type="IVS Stream Health Change")
     if configuration != session.ingest_configuration or health != session.health:
-        if health != session.health and session.health != IvsStreamSession.Health.UNKNOWN:
-            _event(session, "Starvation Start" if health == "STARVING" else "Starvation End",
-                   event_type="IVS Stream Health Change")
         session.ingest_configuration = configuration
         session.health = health
         session.save(update_fields=["ingest_configuration", "health"])
@@ -148,14 +153,14 @@ def ingest_configuration(stats: nginx.StreamStats) -> dict:
             "avcProfile": video.get("profile", ""),
             "avcLevel": video.get("level", ""),
             "encoder": "",
-            "targetBitrate": round(stats.bw_video),
+            "targetBitrate": round(stats.bw_video or 0),
             "targetFramerate": _int(video.get("frame_rate")),
             "videoWidth": _int(video.get("width")),
             "videoHeight": _int(video.get("height")),
         },
         "audio": {
             "codec": audio.get("codec", ""),
-            "targetBitrate": round(stats.bw_audio),
+            "targetBitrate": round(stats.bw_audio or 0),
             "sampleRate": _int(audio.get("sample_rate")),
             "channels": _int(audio.get("channels")),
         },

@@ -126,7 +126,8 @@ def validate(shape: Shape, value, path: str) -> None:
         if shape.enum and value not in shape.enum:
             raise validation_error(f"{where}: '{value}' is not one of {', '.join(shape.enum)}")
         _check_range(where, len(value), rules, "length")
-        if "pattern" in rules and not re.fullmatch(rules["pattern"], value):
+        pattern = _pattern(rules.get("pattern"))
+        if pattern is not None and not pattern.fullmatch(value):
             raise validation_error(f"{where}: '{value[:80]}' does not match the pattern {rules['pattern']}")
     elif shape.type_name in {"integer", "long", "float", "double"}:
         _check_range(where, value, rules, "value")
@@ -147,6 +148,18 @@ def validate(shape: Shape, value, path: str) -> None:
             if name not in shape.members:
                 raise validation_error(f"{_join(path, name)}: unknown field")
             validate(shape.members[name], item, _join(path, name))
+
+
+@cache
+def _pattern(source: str | None) -> re.Pattern | None:
+    """The model's patterns are Java regexes; the few Python cannot compile (\\p{...}
+    classes in tag keys) are not checked."""
+    if source is None:
+        return None
+    try:
+        return re.compile(source)
+    except re.error:
+        return None
 
 
 def _join(path: str, name: str) -> str:

@@ -19,7 +19,8 @@ from django.template import Context, Engine
 
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 INGEST_APP = "app"  # the application OBS publishes to, named as on IVS
-HLS_APP = "live"  # the relay target that writes HLS; publishing here is loopback-only
+HLS_APP = "live"
+BANDWIDTH_WINDOW_MS = 10_500  # the relay target that writes HLS; publishing here is loopback-only
 
 
 class NginxUnavailable(Exception):
@@ -30,8 +31,8 @@ class NginxUnavailable(Exception):
 class StreamStats:
     app: str
     name: str
-    bw_video: float  # bits per second, measured by nginx-rtmp over its sampling window
-    bw_audio: float
+    bw_video: float | None  # bits per second over nginx-rtmp's 10 s window; None until measured
+    bw_audio: float | None
     video: dict
     audio: dict
 
@@ -72,12 +73,14 @@ def fetch_stats() -> list[StreamStats]:
         app_name = app.findtext("name", "")
         for stream in app.iter("stream"):
             meta = stream.find("meta")
+            # nginx-rtmp reports 0 until its first 10-second bandwidth window closes.
+            measured = int(stream.findtext("time", "0")) >= BANDWIDTH_WINDOW_MS
             streams.append(
                 StreamStats(
                     app=app_name,
                     name=stream.findtext("name", ""),
-                    bw_video=float(stream.findtext("bw_video", "0")),
-                    bw_audio=float(stream.findtext("bw_audio", "0")),
+                    bw_video=float(stream.findtext("bw_video", "0")) if measured else None,
+                    bw_audio=float(stream.findtext("bw_audio", "0")) if measured else None,
                     video=_children(meta.find("video") if meta is not None else None),
                     audio=_children(meta.find("audio") if meta is not None else None),
                 )

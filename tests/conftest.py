@@ -1,0 +1,113 @@
+"""Fixtures that start the real processes: Redis for every test, and the whole
+stack (nginx-rtmp, the ASGI server, Celery worker and beat) for the tests that
+go through the local media plane."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+
+from streamcat import video
+from streamcat.stack import Stack
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = f"{db['USER']}:{db['PASSWORD']}@" if db.get("PASSWORD") else f"{db['USER']}@"
+    return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    stack = Stack(var_dir=settings.VAR_DIR)
+    stack.start(parts=("redis",))
+    yield
+    stack.stop()
+
+
+@pytest.fixture(autouse=True)
+def _redis(redis_server):
+    """Every test has the real Redis (Channels layer, cache, Celery broker)."""
+
+
+@pytest.fixture(scope="session")
+def stack(django_db_setup, django_db_blocker, redis_server):
+    """nginx-rtmp, uvicorn, Celery worker and beat, on the test database."""
+    with django_db_blocker.unblock():
+        call_command("collectstatic", "--noinput", verbosity=0)
+        database_url = _database_url()
+    running = Stack(var_dir=settings.VAR_DIR, env={"DATABASE_URL": database_url})
+    running.start(parts=("nginx", "app", "worker", "beat"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def plane(stack, transactional_db):
+    """The local plane, ready for boto3; rows the test writes are visible to it."""
+    video.client.cache_clear()
+    return stack
+
+
+def wait_for(condition, *, timeout: float = 20.0, interval: float = 0.2, message: str = "condition"):
+    """Poll until `condition()` is truthy; returns its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+class Publisher:
+    """An ffmpeg process publishing a synthetic source (testsrc2 + sine) over RTMP."""
+
+    def __init__(self, stream_key: str, *, seconds: int = 60, size: str = "640x360", fps: int = 30):
+        url = f"rtmp://127.0.0.1:{settings.RTMP_PORT}/app/{stream_key}"
+        self.process = subprocess.Popen(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+             "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
+             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+             "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+             "-g", str(fps), "-b:v", "800k", "-c:a", "aac", "-b:a", "96k", "-f", "flv", url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+
+    def wait(self, timeout: float = 15) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+@pytest.fixture
+def publisher():
+    started: list[Publisher] = []
+
+    def start(stream_key: str, **kwargs) -> Publisher:
+        started.append(Publisher(stream_key, **kwargs))
+        return started[-1]
+
+    yield start
+    for p in started:
+        p.stop()

@@ -1,0 +1,20 @@
+"""Loaded by pytest before Django (see pyproject's addopts): gives the test run its
+own runtime folder and ports, so it never touches a StreamCat the developer runs.
+Every value can still be overridden from the environment."""
+
+import os
+import tempfile
+
+os.environ.setdefault("STREAMCAT_VAR_DIR", tempfile.mkdtemp(prefix="streamcat-test-"))
+for name, port in {
+    "STREAMCAT_HTTP_PORT": 18000,
+    "STREAMCAT_APP_PORT": 18001,
+    "STREAMCAT_NGINX_CONTROL_PORT": 18002,
+    "STREAMCAT_RTMP_PORT": 11935,
+    "STREAMCAT_REDIS_PORT": 16391,
+}.items():
+    os.environ.setdefault(name, str(port))
+# Short periods so tests see live state and health samples within seconds.
+os.environ.setdefault("STREAMCAT_STREAM_SYNC_INTERVAL", "1")
+os.environ.setdefault("STREAMCAT_INGEST_SAMPLE_INTERVAL", "2")
+os.environ.setdefault("STREAMCAT_MEDIA_PLANE", "local")
