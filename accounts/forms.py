@@ -14,8 +14,3 @@ class SignupForm(UserCreationForm):
         )
         self.fields["username"].help_text = "3–30 letters, digits, - or _. Your channel lives at /c/<username>/."
 
-    def clean_username(self):
-        username = super().clean_username()
-        if type(self)._meta.model.objects.filter(username__iexact=username).exists():
-            self.add_error("username", "That name is taken.")
-        return username

@@ -1,16 +1,7 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-MODERATOR_PERMISSIONS = [
-    ("auth", "view_user"),
-    ("channels_app", "view_channel"),
-    ("channels_app", "stop_stream"),
-    ("channels_app", "disable_channel"),
-    ("channels_app", "reset_stream_key"),
-    ("channels_app", "view_streamsession"),
-    ("channels_app", "view_healthsample"),
-    ("channels_app", "view_streamevent"),
-]
+from channels_app.roles import MODERATORS, ensure_moderators_group
 
 
 def create_moderators(apps, schema_editor):
@@ -19,15 +10,11 @@ def create_moderators(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name="Moderators")
-    for app_label, codename in MODERATOR_PERMISSIONS:
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    ensure_moderators_group(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_moderators(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name="Moderators").delete()
+    apps.get_model("auth", "Group").objects.filter(name=MODERATORS).delete()
 
 
 class Migration(migrations.Migration):
