@@ -219,7 +219,7 @@ def _cloudwatch_ingest_metrics(channel_arn: str, start: dt.datetime, end: dt.dat
                     "MetricName": metric,
                     "Dimensions": [{"Name": "Channel", "Value": channel_id}],
                 },
-                "Period": 60,
+                "Period": 5,  # high-resolution metrics; IVS recommends 5 s
                 "Stat": "Average",
             },
         }

@@ -1,0 +1,154 @@
+"""AWS mode: the same service layer, pinned against botocore's service models.
+
+Amazon's endpoints are not reachable here, so each call is checked with Stubber:
+the request the layer sends and the response shape it reads must match the
+`ivs` and `cloudwatch` models exactly.
+"""
+
+import datetime as dt
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from streamcat import video
+
+ARN = "arn:aws:ivs:us-west-2:123456789012:channel/abcdABCDefgh"
+KEY_ARN = "arn:aws:ivs:us-west-2:123456789012:stream-key/abcdABCDefgh"
+STREAM_ID = "st-1A2b3c4D5e6F78ghij9Klmn"
+
+
+@pytest.fixture
+def aws(settings, monkeypatch):
+    settings.MEDIA_PLANE = "aws"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    video.client.cache_clear()
+    stubber = Stubber(video.client("ivs"))
+    with stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+    video.client.cache_clear()
+
+
+def test_client_targets_amazon_ivs(aws):
+    assert video.client("ivs").meta.endpoint_url == "https://ivs.us-west-2.amazonaws.com"
+
+
+def test_aws_endpoint_variable_is_honoured(settings, monkeypatch):
+    settings.MEDIA_PLANE = "aws"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IVS", "https://ivs.example.test")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    video.client.cache_clear()
+    try:
+        assert video.client("ivs").meta.endpoint_url == "https://ivs.example.test"
+    finally:
+        video.client.cache_clear()
+
+
+def channel_shape(**overrides):
+    return {
+        "arn": ARN,
+        "name": "streamcat-alice",
+        "latencyMode": "LOW",
+        "type": "STANDARD",
+        "ingestEndpoint": "abcdef.global-contribute.live-video.net",
+        "playbackUrl": "https://abcdef.us-west-2.playback.live-video.net/api/video/v1/x.m3u8",
+        "authorized": False,
+        **overrides,
+    }
+
+
+def test_create_channel(aws):
+    aws.add_response(
+        "create_channel",
+        {"channel": channel_shape(), "streamKey": {"arn": KEY_ARN, "value": "sk_us-west-2_x", "channelArn": ARN}},
+        {"name": "streamcat-alice", "latencyMode": "LOW", "type": "STANDARD"},
+    )
+    created = video.create_channel(name="streamcat-alice")
+    assert created["channel"]["arn"] == ARN and created["streamKey"]["arn"] == KEY_ARN
+    assert video.ingest_server_url(created["channel"]["ingestEndpoint"]) == (
+        "rtmps://abcdef.global-contribute.live-video.net:443/app/"
+    )
+
+
+def test_stream_key_calls(aws):
+    aws.add_response("get_stream_key", {"streamKey": {"arn": KEY_ARN, "value": "sk_v", "channelArn": ARN}},
+                     {"arn": KEY_ARN})
+    aws.add_response("list_stream_keys", {"streamKeys": [{"arn": KEY_ARN, "channelArn": ARN}]}, {"channelArn": ARN})
+    aws.add_response("delete_stream_key", {}, {"arn": KEY_ARN})
+    aws.add_response("create_stream_key", {"streamKey": {"arn": KEY_ARN, "value": "sk_w", "channelArn": ARN}},
+                     {"channelArn": ARN})
+    assert video.get_stream_key(stream_key_arn=KEY_ARN)["value"] == "sk_v"
+    assert video.list_stream_key_arns(channel_arn=ARN) == [KEY_ARN]
+    video.delete_stream_key(stream_key_arn=KEY_ARN)
+    assert video.create_stream_key(channel_arn=ARN)["value"] == "sk_w"
+
+
+def test_streams_and_sessions(aws):
+    start = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+    aws.add_response(
+        "get_stream",
+        {"stream": {"channelArn": ARN, "streamId": STREAM_ID, "playbackUrl": "https://x/y.m3u8", "startTime": start,
+                    "state": "LIVE", "health": "HEALTHY", "viewerCount": 3}},
+        {"channelArn": ARN},
+    )
+    aws.add_client_error("get_stream", "ChannelNotBroadcasting", http_status_code=404,
+                         expected_params={"channelArn": ARN})
+    aws.add_response("list_streams", {"streams": [{"channelArn": ARN, "streamId": STREAM_ID, "state": "LIVE"}],
+                                      "nextToken": "t"}, {})
+    aws.add_response("list_streams", {"streams": []}, {"nextToken": "t"})
+    aws.add_response("stop_stream", {}, {"channelArn": ARN})
+    aws.add_client_error("stop_stream", "ChannelNotBroadcasting", http_status_code=404,
+                         expected_params={"channelArn": ARN})
+    aws.add_response(
+        "get_stream_session",
+        {"streamSession": {"streamId": STREAM_ID, "startTime": start, "truncatedEvents": [
+            {"name": "Session Created", "type": "IVS Stream State Change", "eventTime": start}]}},
+        {"channelArn": ARN, "streamId": STREAM_ID},
+    )
+    assert video.get_stream(channel_arn=ARN)["viewerCount"] == 3
+    assert video.get_stream(channel_arn=ARN) is None
+    assert [s["streamId"] for s in video.list_live_streams()] == [STREAM_ID]
+    assert video.stop_stream(channel_arn=ARN) is True
+    assert video.stop_stream(channel_arn=ARN) is False
+    assert video.get_stream_session(channel_arn=ARN, stream_id=STREAM_ID)["truncatedEvents"][0]["name"] == (
+        "Session Created"
+    )
+
+
+def test_errors_become_video_errors(aws):
+    aws.add_client_error("create_channel", "ServiceQuotaExceededException", "quota", http_status_code=402)
+    with pytest.raises(video.VideoError) as excinfo:
+        video.create_channel(name="x")
+    assert excinfo.value.code == "ServiceQuotaExceededException"
+
+
+def test_ingest_metrics_come_from_cloudwatch(aws, monkeypatch):
+    cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
+    monkeypatch.setattr(video.boto3, "client", lambda service, **kwargs: cloudwatch)
+    start = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+    end = start + dt.timedelta(minutes=5)
+    t1 = start + dt.timedelta(minutes=1)
+    with Stubber(cloudwatch) as stub:
+        stub.add_response(
+            "get_metric_data",
+            {"MetricDataResults": [
+                {"Id": "video", "Timestamps": [t1], "Values": [2.5], "StatusCode": "Complete"},
+                {"Id": "audio", "Timestamps": [t1], "Values": [0.128], "StatusCode": "Complete"},
+                {"Id": "fps", "Timestamps": [t1], "Values": [30.0], "StatusCode": "Complete"},
+            ]},
+            {
+                "MetricDataQueries": [
+                    {"Id": key, "MetricStat": {"Metric": {"Namespace": "AWS/IVS", "MetricName": name,
+                                                          "Dimensions": [{"Name": "Channel", "Value": "abcdABCDefgh"}]},
+                                               "Period": 5, "Stat": "Average"}}
+                    for key, name in (("video", "IngestVideoBitrate"), ("audio", "IngestAudioBitrate"),
+                                      ("fps", "IngestFramerate"))
+                ],
+                "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending",
+            },
+        )
+        samples = video.ingest_metrics(channel_arn=ARN, start=start, end=end)
+    assert samples == [video.IngestSample(time=t1, video_bitrate=2.5e6, audio_bitrate=128000.0, framerate=30.0)]
