@@ -13,4 +13,3 @@ class SignupForm(UserCreationForm):
             RegexValidator(r"^[A-Za-z0-9_-]{3,30}$", "Use 3–30 letters, digits, - or _.")
         )
         self.fields["username"].help_text = "3–30 letters, digits, - or _. Your channel lives at /c/<username>/."
-

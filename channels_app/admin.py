@@ -11,8 +11,16 @@ class ChannelAdmin(admin.ModelAdmin):
     list_filter = ("is_disabled", ("live_since", admin.EmptyFieldListFilter))
     search_fields = ("title", "owner__username", "slug", "arn")
     list_select_related = ("owner",)
-    readonly_fields = ("arn", "playback_url", "ingest_endpoint", "stream_key_arn", "live_since", "last_live_at",
-                       "created_at", "is_disabled")
+    readonly_fields = (
+        "arn",
+        "playback_url",
+        "ingest_endpoint",
+        "stream_key_arn",
+        "live_since",
+        "last_live_at",
+        "created_at",
+        "is_disabled",
+    )
     fields = ("owner", "slug", "title", *readonly_fields)
     raw_id_fields = ("owner",)
     actions = ("stop_stream", "disable_channel", "enable_channel", "reset_stream_key")

@@ -10,7 +10,9 @@ class StreamStateConsumer(AsyncJsonWebsocketConsumer):
     are readable by anyone, so connecting needs no login; clients cannot send."""
 
     async def connect(self):
-        channel = await database_sync_to_async(Channel.objects.filter(slug=self.scope["url_route"]["kwargs"]["slug"]).first)()
+        channel = await database_sync_to_async(
+            Channel.objects.filter(slug=self.scope["url_route"]["kwargs"]["slug"]).first
+        )()
         if channel is None:
             await self.close(code=4404)
             return

@@ -17,7 +17,9 @@ class Channel(models.Model):
     ingest_endpoint = models.CharField(max_length=255)
     stream_key_arn = models.CharField("stream key ARN", max_length=128, blank=True)
     is_disabled = models.BooleanField("disabled by a moderator", default=False)
-    live_since = models.DateTimeField(null=True, blank=True, help_text="Start of the live broadcast; empty when offline")
+    live_since = models.DateTimeField(
+        null=True, blank=True, help_text="Start of the live broadcast; empty when offline"
+    )
     last_live_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -79,6 +81,9 @@ class HealthSample(models.Model):
         ordering = ["time"]
         constraints = [models.UniqueConstraint(fields=["session", "time"], name="one_sample_per_instant")]
 
+    def __str__(self):
+        return f"{self.time:%H:%M:%S}"
+
 
 class StreamEvent(models.Model):
     session = models.ForeignKey(StreamSession, on_delete=models.CASCADE, related_name="events")
@@ -90,3 +95,6 @@ class StreamEvent(models.Model):
     class Meta:
         ordering = ["time", "id"]
         constraints = [models.UniqueConstraint(fields=["session", "name", "time"], name="one_event_per_instant")]
+
+    def __str__(self):
+        return self.name

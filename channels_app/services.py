@@ -200,4 +200,3 @@ def _pull_health_samples(session: StreamSession) -> None:
     HealthSample.objects.bulk_create(rows, ignore_conflicts=True)
     if rows:
         session.last_sample_at = max(r.time for r in rows)
-

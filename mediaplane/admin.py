@@ -26,5 +26,14 @@ class IvsStreamKeyAdmin(admin.ModelAdmin):
 class IvsStreamSessionAdmin(admin.ModelAdmin):
     list_display = ("stream_id", "channel", "start_time", "end_time", "health")
     list_select_related = ("channel",)
-    readonly_fields = ("stream_id", "channel", "start_time", "end_time", "health", "ingest_configuration",
-                       "rtmp_client_id", "rtmp_app", "publisher_address")
+    readonly_fields = (
+        "stream_id",
+        "channel",
+        "start_time",
+        "end_time",
+        "health",
+        "ingest_configuration",
+        "rtmp_client_id",
+        "rtmp_app",
+        "publisher_address",
+    )

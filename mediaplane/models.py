@@ -159,6 +159,9 @@ class IvsStreamEvent(models.Model):
     class Meta:
         ordering = ["event_time", "id"]
 
+    def __str__(self):
+        return self.name
+
 
 class IngestSample(models.Model):
     """Ingest figures measured by the plane every few seconds while a session is live."""
@@ -172,3 +175,6 @@ class IngestSample(models.Model):
     class Meta:
         ordering = ["time"]
         indexes = [models.Index(fields=["session", "time"])]
+
+    def __str__(self):
+        return f"{self.time:%H:%M:%S}"

@@ -76,9 +76,7 @@ def relay_is_genuine(*, name: str, signature: str) -> bool:
 
 def end_publish(*, client_id: str, app: str) -> IvsStreamSession | None:
     """The publisher went away (or was dropped): close its session."""
-    session = IvsStreamSession.objects.filter(
-        rtmp_client_id=client_id, rtmp_app=app, end_time__isnull=True
-    ).first()
+    session = IvsStreamSession.objects.filter(rtmp_client_id=client_id, rtmp_app=app, end_time__isnull=True).first()
     if session is None:
         return None
     _close(session)

@@ -54,9 +54,23 @@ def measured_framerate(hls_dir: Path) -> float | None:
     duration = float(extinf.split(":", 1)[1].rstrip(",").split(",")[0])
     try:
         probe = subprocess.run(
-            [settings.FFPROBE_BIN, "-v", "error", "-select_streams", "v:0", "-count_packets",
-             "-show_entries", "stream=nb_read_packets", "-of", "json", str(hls_dir / name)],
-            capture_output=True, text=True, timeout=10, check=True,
+            [
+                settings.FFPROBE_BIN,
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-count_packets",
+                "-show_entries",
+                "stream=nb_read_packets",
+                "-of",
+                "json",
+                str(hls_dir / name),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         )
         packets = int(json.loads(probe.stdout)["streams"][0]["nb_read_packets"])
     except (subprocess.SubprocessError, OSError, KeyError, IndexError, ValueError):

@@ -18,6 +18,4 @@ def schedule_periodic_tasks(sender, **kwargs):
 
     sender.add_periodic_task(settings.STREAM_SYNC_INTERVAL, sync_live_streams.s(), name="sync live streams")
     if settings.MEDIA_PLANE == "local":
-        sender.add_periodic_task(
-            settings.INGEST_SAMPLE_INTERVAL, sample_ingest_health.s(), name="sample ingest health"
-        )
+        sender.add_periodic_task(settings.INGEST_SAMPLE_INTERVAL, sample_ingest_health.s(), name="sample ingest health")

@@ -1,5 +1,6 @@
 """Tiny helpers to read settings from the environment with safe defaults."""
 
+import contextlib
 import json
 import os
 import secrets
@@ -42,10 +43,8 @@ def load_local_secrets(var_dir: Path) -> dict:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(values, indent=2))
     tmp.chmod(0o600)
-    try:
-        # Another process may have won the race: keep the first file written.
+    # Another process may have won the race: keep the first file written.
+    with contextlib.suppress(FileExistsError):
         os.link(tmp, path)
-    except FileExistsError:
-        pass
     tmp.unlink()
     return json.loads(path.read_text())

@@ -72,9 +72,7 @@ TEMPLATES = [
 ASGI_APPLICATION = "streamcat.asgi.application"
 
 DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=0
-    )
+    "default": dj_database_url.parse(env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=0)
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes (ASGI server, Celery) write: WAL and immediate transactions

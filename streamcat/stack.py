@@ -53,8 +53,17 @@ class Stack:
 
     def prepare(self) -> None:
         """Create the runtime folders and write nginx's configuration."""
-        for sub in ("run", "log", "hls", "redis", "nginx/client_body", "nginx/proxy", "nginx/fastcgi",
-                    "nginx/uwsgi", "nginx/scgi"):
+        for sub in (
+            "run",
+            "log",
+            "hls",
+            "redis",
+            "nginx/client_body",
+            "nginx/proxy",
+            "nginx/fastcgi",
+            "nginx/uwsgi",
+            "nginx/scgi",
+        ):
             (self.var_dir / sub).mkdir(parents=True, exist_ok=True)
         config = nginx.render_config(
             var_dir=self.var_dir,
@@ -70,29 +79,82 @@ class Stack:
         python = sys.executable
         return {
             "redis": (
-                ["redis-server", "--port", str(settings.REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(self.var_dir / "redis")],
+                [
+                    "redis-server",
+                    "--port",
+                    str(settings.REDIS_PORT),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.var_dir / "redis"),
+                ],
                 settings.REDIS_PORT,
             ),
             "nginx": (
-                ["nginx", "-p", str(self.var_dir / "nginx"), "-c", str(self.var_dir / "nginx" / "nginx.conf"),
-                 "-e", str(self.log_dir / "nginx-error.log")],
+                [
+                    "nginx",
+                    "-p",
+                    str(self.var_dir / "nginx"),
+                    "-c",
+                    str(self.var_dir / "nginx" / "nginx.conf"),
+                    "-e",
+                    str(self.log_dir / "nginx-error.log"),
+                ],
                 settings.HTTP_PORT,
             ),
             "app": (
-                [python, "-m", "uvicorn", "streamcat.asgi:application", "--host", "127.0.0.1",
-                 "--port", str(settings.APP_PORT), "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
-                 "--no-access-log", "--timeout-graceful-shutdown", "3"],
+                [
+                    python,
+                    "-m",
+                    "uvicorn",
+                    "streamcat.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(settings.APP_PORT),
+                    "--proxy-headers",
+                    "--forwarded-allow-ips",
+                    "127.0.0.1",
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "3",
+                ],
                 settings.APP_PORT,
             ),
             "worker": (
-                [python, "-m", "celery", "-A", "streamcat", "worker", "--loglevel", "INFO",
-                 "--concurrency", "2", "--without-gossip", "--without-mingle"],
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "streamcat",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
                 None,
             ),
             "beat": (
-                [python, "-m", "celery", "-A", "streamcat", "beat", "--loglevel", "INFO",
-                 "--schedule", str(self.var_dir / "run" / "celerybeat-schedule")],
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "streamcat",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(self.var_dir / "run" / "celerybeat-schedule"),
+                ],
                 None,
             ),
         }
@@ -108,7 +170,11 @@ class Stack:
                     raise StackError(f"{argv[0]} is not installed: run scripts/setup.sh")
                 log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
                 self.processes[name] = subprocess.Popen(
-                    argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=settings.BASE_DIR,
+                    argv,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=settings.BASE_DIR,
                     start_new_session=True,
                 )
                 if port:

@@ -2,10 +2,15 @@
 own runtime folder and ports, so it never touches a StreamCat the developer runs.
 Every value can still be overridden from the environment."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("STREAMCAT_VAR_DIR", tempfile.mkdtemp(prefix="streamcat-test-"))
+if "STREAMCAT_VAR_DIR" not in os.environ:
+    os.environ["STREAMCAT_VAR_DIR"] = tempfile.mkdtemp(prefix="streamcat-test-")
+    if not os.environ.get("STREAMCAT_KEEP_TEST_VAR"):
+        atexit.register(shutil.rmtree, os.environ["STREAMCAT_VAR_DIR"], ignore_errors=True)
 for name, port in {
     "STREAMCAT_HTTP_PORT": 18000,
     "STREAMCAT_APP_PORT": 18001,

@@ -74,12 +74,14 @@ def test_create_channel(aws):
 
 
 def test_stream_key_calls(aws):
-    aws.add_response("get_stream_key", {"streamKey": {"arn": KEY_ARN, "value": "sk_v", "channelArn": ARN}},
-                     {"arn": KEY_ARN})
+    aws.add_response(
+        "get_stream_key", {"streamKey": {"arn": KEY_ARN, "value": "sk_v", "channelArn": ARN}}, {"arn": KEY_ARN}
+    )
     aws.add_response("list_stream_keys", {"streamKeys": [{"arn": KEY_ARN, "channelArn": ARN}]}, {"channelArn": ARN})
     aws.add_response("delete_stream_key", {}, {"arn": KEY_ARN})
-    aws.add_response("create_stream_key", {"streamKey": {"arn": KEY_ARN, "value": "sk_w", "channelArn": ARN}},
-                     {"channelArn": ARN})
+    aws.add_response(
+        "create_stream_key", {"streamKey": {"arn": KEY_ARN, "value": "sk_w", "channelArn": ARN}}, {"channelArn": ARN}
+    )
     assert video.get_stream_key(stream_key_arn=KEY_ARN)["value"] == "sk_v"
     assert video.list_stream_key_arns(channel_arn=ARN) == [KEY_ARN]
     video.delete_stream_key(stream_key_arn=KEY_ARN)
@@ -90,22 +92,39 @@ def test_streams_and_sessions(aws):
     start = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
     aws.add_response(
         "get_stream",
-        {"stream": {"channelArn": ARN, "streamId": STREAM_ID, "playbackUrl": "https://x/y.m3u8", "startTime": start,
-                    "state": "LIVE", "health": "HEALTHY", "viewerCount": 3}},
+        {
+            "stream": {
+                "channelArn": ARN,
+                "streamId": STREAM_ID,
+                "playbackUrl": "https://x/y.m3u8",
+                "startTime": start,
+                "state": "LIVE",
+                "health": "HEALTHY",
+                "viewerCount": 3,
+            }
+        },
         {"channelArn": ARN},
     )
-    aws.add_client_error("get_stream", "ChannelNotBroadcasting", http_status_code=404,
-                         expected_params={"channelArn": ARN})
-    aws.add_response("list_streams", {"streams": [{"channelArn": ARN, "streamId": STREAM_ID, "state": "LIVE"}],
-                                      "nextToken": "t"}, {})
+    aws.add_client_error(
+        "get_stream", "ChannelNotBroadcasting", http_status_code=404, expected_params={"channelArn": ARN}
+    )
+    aws.add_response(
+        "list_streams", {"streams": [{"channelArn": ARN, "streamId": STREAM_ID, "state": "LIVE"}], "nextToken": "t"}, {}
+    )
     aws.add_response("list_streams", {"streams": []}, {"nextToken": "t"})
     aws.add_response("stop_stream", {}, {"channelArn": ARN})
-    aws.add_client_error("stop_stream", "ChannelNotBroadcasting", http_status_code=404,
-                         expected_params={"channelArn": ARN})
+    aws.add_client_error(
+        "stop_stream", "ChannelNotBroadcasting", http_status_code=404, expected_params={"channelArn": ARN}
+    )
     aws.add_response(
         "get_stream_session",
-        {"streamSession": {"streamId": STREAM_ID, "startTime": start, "truncatedEvents": [
-            {"name": "Session Created", "type": "IVS Stream State Change", "eventTime": start}]}},
+        {
+            "streamSession": {
+                "streamId": STREAM_ID,
+                "startTime": start,
+                "truncatedEvents": [{"name": "Session Created", "type": "IVS Stream State Change", "eventTime": start}],
+            }
+        },
         {"channelArn": ARN, "streamId": STREAM_ID},
     )
     assert video.get_stream(channel_arn=ARN)["viewerCount"] == 3
@@ -134,20 +153,36 @@ def test_ingest_metrics_come_from_cloudwatch(aws, monkeypatch):
     with Stubber(cloudwatch) as stub:
         stub.add_response(
             "get_metric_data",
-            {"MetricDataResults": [
-                {"Id": "video", "Timestamps": [t1], "Values": [2.5], "StatusCode": "Complete"},
-                {"Id": "audio", "Timestamps": [t1], "Values": [0.128], "StatusCode": "Complete"},
-                {"Id": "fps", "Timestamps": [t1], "Values": [30.0], "StatusCode": "Complete"},
-            ]},
+            {
+                "MetricDataResults": [
+                    {"Id": "video", "Timestamps": [t1], "Values": [2.5], "StatusCode": "Complete"},
+                    {"Id": "audio", "Timestamps": [t1], "Values": [0.128], "StatusCode": "Complete"},
+                    {"Id": "fps", "Timestamps": [t1], "Values": [30.0], "StatusCode": "Complete"},
+                ]
+            },
             {
                 "MetricDataQueries": [
-                    {"Id": key, "MetricStat": {"Metric": {"Namespace": "AWS/IVS", "MetricName": name,
-                                                          "Dimensions": [{"Name": "Channel", "Value": "abcdABCDefgh"}]},
-                                               "Period": 5, "Stat": "Average"}}
-                    for key, name in (("video", "IngestVideoBitrate"), ("audio", "IngestAudioBitrate"),
-                                      ("fps", "IngestFramerate"))
+                    {
+                        "Id": key,
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": "AWS/IVS",
+                                "MetricName": name,
+                                "Dimensions": [{"Name": "Channel", "Value": "abcdABCDefgh"}],
+                            },
+                            "Period": 5,
+                            "Stat": "Average",
+                        },
+                    }
+                    for key, name in (
+                        ("video", "IngestVideoBitrate"),
+                        ("audio", "IngestAudioBitrate"),
+                        ("fps", "IngestFramerate"),
+                    )
                 ],
-                "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending",
+                "StartTime": start,
+                "EndTime": end,
+                "ScanBy": "TimestampAscending",
             },
         )
         samples = video.ingest_metrics(channel_arn=ARN, start=start, end=end)

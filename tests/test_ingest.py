@@ -46,12 +46,26 @@ def test_publish_with_the_right_key_plays_as_hls(ivs, channel, publisher):
     assert stream["state"] == "LIVE" and stream["playbackUrl"] == playback_url
     assert channel["streamKey"]["value"] not in playback_url
 
-    segments = wait_for(lambda: len(playlist_segments(playback_url)) >= 3 and playlist_segments(playback_url),
-                        message="three HLS segments")
+    segments = wait_for(
+        lambda: len(playlist_segments(playback_url)) >= 3 and playlist_segments(playback_url),
+        message="three HLS segments",
+    )
     segment_url = playback_url.rsplit("/", 1)[0] + "/" + segments[-1]
     probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height,duration", "-of", "json",
-         segment_url], capture_output=True, text=True, timeout=20, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height,duration",
+            "-of",
+            "json",
+            segment_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
     )
     streams = {s["codec_name"]: s for s in json.loads(probe.stdout)["streams"]}
     assert streams["h264"]["width"] == 640 and streams["h264"]["height"] == 360
@@ -60,8 +74,11 @@ def test_publish_with_the_right_key_plays_as_hls(ivs, channel, publisher):
 
     # Health samples are measured while live: bitrate after nginx's first window, fps from segments.
     session = IvsStreamSession.objects.get(stream_id=stream["streamId"])
-    wait_for(lambda: IngestSample.objects.filter(session=session, video_bitrate__gt=0).exists(), timeout=30,
-             message="a measured bitrate sample")
+    wait_for(
+        lambda: IngestSample.objects.filter(session=session, video_bitrate__gt=0).exists(),
+        timeout=30,
+        message="a measured bitrate sample",
+    )
     sample = IngestSample.objects.filter(session=session, framerate__isnull=False).last()
     assert 25 <= sample.framerate <= 35
 
@@ -107,9 +124,28 @@ def test_publishing_straight_to_the_hls_application_is_refused(plane, publisher,
     name = channel["channel"]["arn"].rsplit("/", 1)[1]
     url = f"rtmp://127.0.0.1:{settings.RTMP_PORT}/live/{name}"
     process = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15",
-         "-t", "5", "-c:v", "libx264", "-preset", "ultrafast", "-f", "flv", url],
-        capture_output=True, timeout=30,
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=15",
+            "-t",
+            "5",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-f",
+            "flv",
+            url,
+        ],
+        capture_output=True,
+        timeout=30,
     )
     assert process.returncode != 0
     assert playlist_segments(channel["channel"]["playbackUrl"]) == []
@@ -121,8 +157,9 @@ def test_stop_stream_disconnects_the_publisher(ivs, channel, publisher):
     ivs.stop_stream(channelArn=channel["channel"]["arn"])
     source.wait(timeout=10)  # ffmpeg exits when nginx drops it
     wait_for(lambda: live_stream(ivs, channel["channel"]["arn"]) is None, message="the stream to end")
-    events = ivs.get_stream_session(channelArn=channel["channel"]["arn"], streamId=stream["streamId"])[
-        "streamSession"]["truncatedEvents"]
+    events = ivs.get_stream_session(channelArn=channel["channel"]["arn"], streamId=stream["streamId"])["streamSession"][
+        "truncatedEvents"
+    ]
     assert "Stream Stopped" in [e["name"] for e in events]
     assert any(e.get("code") == "StoppedByApi" for e in events)
     # The channel can go live again afterwards.

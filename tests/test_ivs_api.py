@@ -6,13 +6,13 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import boto3
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
 import pytest
-from pathlib import Path
 from botocore.exceptions import ClientError
 from django.conf import settings
 
@@ -58,8 +58,11 @@ def test_list_channels_pages_and_filters(ivs):
     assert len(first["channels"]) == 2 and first["nextToken"]
     second = ivs.list_channels(maxResults=2, filterByName="page-", nextToken=first["nextToken"])
     assert [c["arn"] for c in first["channels"] + second["channels"]] == arns[:4]
-    everything = [c["arn"] for page in ivs.get_paginator("list_channels").paginate(PaginationConfig={"PageSize": 2})
-                  for c in page["channels"]]
+    everything = [
+        c["arn"]
+        for page in ivs.get_paginator("list_channels").paginate(PaginationConfig={"PageSize": 2})
+        for c in page["channels"]
+    ]
     assert len(everything) == 6
     with pytest.raises(ClientError) as excinfo:
         ivs.list_channels(nextToken="not-a-token")
@@ -137,7 +140,9 @@ def test_invalid_input_is_a_validation_error(ivs, params, fragment):
 def _signed(path: str, body: bytes, *, secret: str | None = None):
     key_id, real_secret = next(iter(settings.LOCAL_PLANE_ACCESS_KEYS.items()))
     request = botocore.awsrequest.AWSRequest(
-        method="POST", url=f"{video.local_endpoint('ivs')}{path}", data=body,
+        method="POST",
+        url=f"{video.local_endpoint('ivs')}{path}",
+        data=body,
         headers={"Content-Type": "application/json"},
     )
     credentials = botocore.credentials.Credentials(key_id, secret or real_secret)
@@ -179,8 +184,21 @@ def test_aws_cli_works_unchanged(plane):
     aws = Path(sys.executable).with_name("aws")
     env = {**os.environ, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret}
     out = subprocess.run(
-        [str(aws), "ivs", "create-channel", "--name", "demo", "--region", settings.AWS_REGION,
-         "--endpoint-url", video.local_endpoint("ivs")],
-        capture_output=True, text=True, env=env, timeout=60, check=True,
+        [
+            str(aws),
+            "ivs",
+            "create-channel",
+            "--name",
+            "demo",
+            "--region",
+            settings.AWS_REGION,
+            "--endpoint-url",
+            video.local_endpoint("ivs"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
     )
     assert json.loads(out.stdout)["channel"]["name"] == "demo"

@@ -5,8 +5,8 @@ from django.contrib.auth.models import Group, Permission, User
 from django.urls import reverse
 
 from channels_app import services
-from channels_app.roles import ensure_moderators_group
 from channels_app.models import Channel, HealthSample, StreamEvent, StreamSession
+from channels_app.roles import ensure_moderators_group
 from streamcat import video
 from tests.conftest import wait_for
 
@@ -24,7 +24,12 @@ def channel(streamer):
 def test_signup_logs_in_and_shows_dashboard(plane, client):
     response = client.post(
         reverse("signup"),
-        {"username": "bob_1", "email": "bob@example.com", "password1": "correct-horse-9", "password2": "correct-horse-9"},
+        {
+            "username": "bob_1",
+            "email": "bob@example.com",
+            "password1": "correct-horse-9",
+            "password2": "correct-horse-9",
+        },
     )
     assert response.status_code == 302 and response.url == reverse("dashboard")
     page = client.get(reverse("dashboard"))
@@ -33,9 +38,7 @@ def test_signup_logs_in_and_shows_dashboard(plane, client):
 
 def test_signup_rejects_bad_input_with_form_errors(plane, client):
     User.objects.create_user("Carol")
-    response = client.post(
-        reverse("signup"), {"username": "carol", "password1": "x", "password2": "y"}
-    )
+    response = client.post(reverse("signup"), {"username": "carol", "password1": "x", "password2": "y"})
     assert response.status_code == 400
     assert b"A user with that username already exists." in response.content  # case-insensitive
     assert User.objects.count() == 1
@@ -91,8 +94,11 @@ def test_going_live_shows_on_home_dashboard_and_session_page(channel, client, pu
     home = client.get(reverse("home")).content.decode()
     assert "Alice plays chess" in home and "Live for" in home
     session = StreamSession.objects.get(channel=channel)
-    wait_for(lambda: HealthSample.objects.filter(session=session, video_bitrate__gt=0).exists(), timeout=30,
-             message="health samples copied to the site")
+    wait_for(
+        lambda: HealthSample.objects.filter(session=session, video_bitrate__gt=0).exists(),
+        timeout=30,
+        message="health samples copied to the site",
+    )
     source.stop()
     wait_for(lambda: not Channel.objects.get(pk=channel.pk).is_live, message="the channel to go offline")
     session.refresh_from_db()

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,86 +14,121 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Channel',
+            name="Channel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=150, unique=True)),
-                ('title', models.CharField(max_length=140)),
-                ('arn', models.CharField(max_length=128, unique=True, verbose_name='IVS channel ARN')),
-                ('playback_url', models.URLField(max_length=500)),
-                ('ingest_endpoint', models.CharField(max_length=255)),
-                ('stream_key_arn', models.CharField(blank=True, max_length=128, verbose_name='stream key ARN')),
-                ('is_disabled', models.BooleanField(default=False, verbose_name='disabled by a moderator')),
-                ('live_since', models.DateTimeField(blank=True, help_text='Start of the live broadcast; empty when offline', null=True)),
-                ('last_live_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='channel', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(max_length=150, unique=True)),
+                ("title", models.CharField(max_length=140)),
+                ("arn", models.CharField(max_length=128, unique=True, verbose_name="IVS channel ARN")),
+                ("playback_url", models.URLField(max_length=500)),
+                ("ingest_endpoint", models.CharField(max_length=255)),
+                ("stream_key_arn", models.CharField(blank=True, max_length=128, verbose_name="stream key ARN")),
+                ("is_disabled", models.BooleanField(default=False, verbose_name="disabled by a moderator")),
+                (
+                    "live_since",
+                    models.DateTimeField(
+                        blank=True, help_text="Start of the live broadcast; empty when offline", null=True
+                    ),
+                ),
+                ("last_live_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="channel", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'permissions': [('stop_stream', 'Can stop a live stream'), ('disable_channel', 'Can disable and enable a channel'), ('reset_stream_key', "Can reset a channel's stream key")],
+                "permissions": [
+                    ("stop_stream", "Can stop a live stream"),
+                    ("disable_channel", "Can disable and enable a channel"),
+                    ("reset_stream_key", "Can reset a channel's stream key"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StreamSession',
+            name="StreamSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stream_id', models.CharField(max_length=26, unique=True)),
-                ('started_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('ingest_configuration', models.JSONField(blank=True, default=dict)),
-                ('last_sample_at', models.DateTimeField(blank=True, null=True)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sessions', to='channels_app.channel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("stream_id", models.CharField(max_length=26, unique=True)),
+                ("started_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("ingest_configuration", models.JSONField(blank=True, default=dict)),
+                ("last_sample_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="sessions", to="channels_app.channel"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at'],
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='StreamEvent',
+            name="StreamEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64)),
-                ('code', models.CharField(blank=True, max_length=64)),
-                ('time', models.DateTimeField()),
-                ('detail', models.CharField(blank=True, max_length=200)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='channels_app.streamsession')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=64)),
+                ("code", models.CharField(blank=True, max_length=64)),
+                ("time", models.DateTimeField()),
+                ("detail", models.CharField(blank=True, max_length=200)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="channels_app.streamsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['time', 'id'],
+                "ordering": ["time", "id"],
             },
         ),
         migrations.CreateModel(
-            name='HealthSample',
+            name="HealthSample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.DateTimeField()),
-                ('video_bitrate', models.FloatField(blank=True, help_text='bits per second', null=True)),
-                ('audio_bitrate', models.FloatField(blank=True, help_text='bits per second', null=True)),
-                ('framerate', models.FloatField(blank=True, help_text='frames per second', null=True)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_samples', to='channels_app.streamsession')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("time", models.DateTimeField()),
+                ("video_bitrate", models.FloatField(blank=True, help_text="bits per second", null=True)),
+                ("audio_bitrate", models.FloatField(blank=True, help_text="bits per second", null=True)),
+                ("framerate", models.FloatField(blank=True, help_text="frames per second", null=True)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_samples",
+                        to="channels_app.streamsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['time'],
+                "ordering": ["time"],
             },
         ),
         migrations.AddIndex(
-            model_name='channel',
-            index=models.Index(condition=models.Q(('live_since__isnull', False)), fields=['-live_since'], name='channel_live_idx'),
+            model_name="channel",
+            index=models.Index(
+                condition=models.Q(("live_since__isnull", False)), fields=["-live_since"], name="channel_live_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='channel',
-            index=models.Index(fields=['-last_live_at'], name='channel_recent_idx'),
+            model_name="channel",
+            index=models.Index(fields=["-last_live_at"], name="channel_recent_idx"),
         ),
         migrations.AddIndex(
-            model_name='streamsession',
-            index=models.Index(fields=['channel', '-started_at'], name='channels_ap_channel_4bcb58_idx'),
+            model_name="streamsession",
+            index=models.Index(fields=["channel", "-started_at"], name="channels_ap_channel_4bcb58_idx"),
         ),
         migrations.AddConstraint(
-            model_name='streamevent',
-            constraint=models.UniqueConstraint(fields=('session', 'name', 'time'), name='one_event_per_instant'),
+            model_name="streamevent",
+            constraint=models.UniqueConstraint(fields=("session", "name", "time"), name="one_event_per_instant"),
         ),
         migrations.AddConstraint(
-            model_name='healthsample',
-            constraint=models.UniqueConstraint(fields=('session', 'time'), name='one_sample_per_instant'),
+            model_name="healthsample",
+            constraint=models.UniqueConstraint(fields=("session", "time"), name="one_sample_per_instant"),
         ),
     ]

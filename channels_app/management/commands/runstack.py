@@ -32,7 +32,9 @@ class Command(BaseCommand):
                 exited = stack.exited()
                 if exited:
                     name, code = next(iter(exited.items()))
-                    self.stderr.write(f"{name} exited with {code}; stopping. Last lines of its log:\n{stack.tail(name)}")
+                    self.stderr.write(
+                        f"{name} exited with {code}; stopping. Last lines of its log:\n{stack.tail(name)}"
+                    )
                     raise SystemExit(1)
                 time.sleep(0.5)
         finally:
@@ -50,7 +52,8 @@ class Command(BaseCommand):
             + f"  IVS API (local): {video.local_endpoint('ivs')}\n"
             + f"      AWS_ACCESS_KEY_ID={key_id}\n"
             + f"      AWS_SECRET_ACCESS_KEY={secret}\n"
-            + f"      aws ivs list-channels --region {settings.AWS_REGION} --endpoint-url {video.local_endpoint('ivs')}\n"
+            + f"      aws ivs list-channels --region {settings.AWS_REGION} "
+            + f"--endpoint-url {video.local_endpoint('ivs')}\n"
             + f"  Logs:            {settings.VAR_DIR / 'log'}\n"
             + "Press Ctrl-C to stop.\n"
         )

@@ -1,0 +1,121 @@
+"""Real browser tests: Debian's Chromium driven by Playwright against the running site."""
+
+import os
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect, sync_playwright
+
+from channels_app.models import Channel, StreamSession
+from streamcat import video
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.browser
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-background-networking",
+    "--autoplay-policy=no-user-gesture-required",
+]
+# Kept after the run (var/ is ignored by git) so people can look at the pages.
+SCREENSHOTS = settings.BASE_DIR / "var" / "test-screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the
+    # tests make between browser steps are plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, plane):
+    context = browser.new_context(base_url=settings.PUBLIC_URL, viewport={"width": 1280, "height": 800})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=settings.PUBLIC_URL)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_up(page, username: str) -> None:
+    page.goto("/accounts/signup/")
+    page.fill("#id_username", username)
+    page.fill("#id_email", f"{username}@example.com")
+    page.fill("#id_password1", "a-very-good-password-1")
+    page.fill("#id_password2", "a-very-good-password-1")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{settings.PUBLIC_URL}/dashboard/")
+
+
+def test_sign_up_create_channel_and_see_the_key(page):
+    page.goto("/")
+    page.screenshot(path=SCREENSHOTS / "home-empty.png")
+    sign_up(page, "streamer1")
+    page.fill("#id_title", "Morning coffee & code")
+    page.click("text=Create channel")
+    expect(page.locator(".message.success")).to_contain_text("Your channel is ready")
+    channel = Channel.objects.get(owner__username="streamer1")
+    expect(page.locator("#ingest-server")).to_have_value(f"rtmp://{channel.ingest_endpoint}/app/")
+    key = page.get_by_test_id("stream-key")
+    expect(key).to_have_attribute("type", "password")
+    page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
+    page.click("#reveal-key")
+    value = video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"]
+    expect(page.get_by_test_id("stream-key")).to_have_value(value)
+    expect(page.get_by_test_id("stream-key")).to_have_attribute("type", "text")
+    page.click("#copy-key")
+    expect(page.locator("#copy-key")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == value
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#reset-key")
+    expect(page.locator(".message.success")).to_contain_text("New stream key")
+    channel.refresh_from_db()
+    assert video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"] != value
+
+
+def test_offline_channel_page_starts_playing_by_itself(page, browser, publisher):
+    sign_up(page, "streamer2")
+    page.fill("#id_title", "Live from the browser test")
+    page.click("text=Create channel")
+    channel = Channel.objects.get(owner__username="streamer2")
+
+    viewer = browser.new_context(base_url=settings.PUBLIC_URL, viewport={"width": 1280, "height": 800}).new_page()
+    viewer.goto(channel.get_absolute_url())
+    expect(viewer.locator("#offline")).to_be_visible()
+    viewer.screenshot(path=SCREENSHOTS / "channel-offline.png")
+
+    publisher(video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"], seconds=90)
+    video_element = viewer.locator("#player")
+    expect(video_element).to_be_visible(timeout=30_000)
+    expect(viewer.locator("#offline")).to_be_hidden()
+    viewer.wait_for_function("document.getElementById('player').currentTime > 1", timeout=30_000)
+    first = viewer.evaluate("document.getElementById('player').currentTime")
+    viewer.wait_for_timeout(2000)
+    assert viewer.evaluate("document.getElementById('player').currentTime") > first + 1
+    size = viewer.evaluate(
+        "[document.getElementById('player').videoWidth, document.getElementById('player').videoHeight]"
+    )
+    assert size == [640, 360]
+    viewer.screenshot(path=SCREENSHOTS / "channel-live.png")
+
+    viewer.goto("/")
+    expect(viewer.get_by_test_id("live-list")).to_contain_text("Live from the browser test")
+    viewer.screenshot(path=SCREENSHOTS / "home-live.png")
+
+    session = wait_for(
+        lambda: StreamSession.objects.filter(channel=channel, health_samples__video_bitrate__gt=0).first(),
+        timeout=30,
+        message="measured health samples",
+    )
+    page.goto(session.get_absolute_url())
+    expect(page.get_by_test_id("health-chart")).to_be_visible()
+    page.wait_for_timeout(300)
+    page.screenshot(path=SCREENSHOTS / "session.png", full_page=True)
+    viewer.context.close()
