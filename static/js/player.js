@@ -9,7 +9,12 @@ function hlsDriver(video, { onState }) {
     load(url) {
       this.destroy();
       if (window.Hls && window.Hls.isSupported()) {
-        hls = new window.Hls({ lowLatencyMode: true, liveSyncDurationCount: 2, liveMaxLatencyDurationCount: 5 });
+        hls = new window.Hls({
+          lowLatencyMode: true,
+          liveSyncDurationCount: 2, // two 1 s segments behind the live edge
+          liveMaxLatencyDurationCount: 5,
+          maxLiveSyncPlaybackRate: 1.1, // catch up gently after a stall instead of drifting behind
+        });
         hls.on(window.Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
         hls.on(window.Hls.Events.ERROR, (_event, data) => {
           if (!data.fatal) return;
