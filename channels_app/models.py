@@ -21,6 +21,7 @@ class Channel(models.Model):
         null=True, blank=True, help_text="Start of the live broadcast; empty when offline"
     )
     last_live_at = models.DateTimeField(null=True, blank=True)
+    viewer_count = models.PositiveIntegerField(default=0, help_text="HLS viewers, as IVS counts them")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -34,6 +34,7 @@ def stream_state_event(channel: Channel) -> dict:
         "live": channel.is_live,
         "playbackUrl": channel.playback_url,
         "liveSince": channel.live_since.isoformat() if channel.live_since else None,
+        "viewerCount": channel.viewer_count,
     }
 
 
@@ -156,17 +157,20 @@ def sync_channel(*, channel: Channel, stream: dict | None) -> None:
         for stale in channel.sessions.filter(ended_at__isnull=True).exclude(pk=session.pk):
             _refresh_session(stale)
         _refresh_session(session)
-        if channel.live_since != session.started_at:
+        viewers = stream.get("viewerCount", 0)
+        if channel.live_since != session.started_at or channel.viewer_count != viewers:
             channel.live_since = session.started_at
             channel.last_live_at = timezone.now()
-            channel.save(update_fields=["live_since", "last_live_at"])
+            channel.viewer_count = viewers
+            channel.save(update_fields=["live_since", "last_live_at", "viewer_count"])
             _broadcast_state(channel)
         return
     for session in channel.sessions.filter(ended_at__isnull=True):
         _refresh_session(session)
     channel.live_since = None
     channel.last_live_at = timezone.now()
-    channel.save(update_fields=["live_since", "last_live_at"])
+    channel.viewer_count = 0
+    channel.save(update_fields=["live_since", "last_live_at", "viewer_count"])
     _broadcast_state(channel)
 
 

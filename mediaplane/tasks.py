@@ -10,7 +10,7 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
-from mediaplane import services
+from mediaplane import services, viewers
 from mediaplane.drivers import nginx
 from mediaplane.models import IvsStreamSession
 
@@ -24,6 +24,7 @@ def sample_ingest_health() -> int:
     Safe to run at any time: it reads nginx-rtmp's statistics and the newest HLS
     segment and writes one row per live session.
     """
+    viewers.ingest_log()
     try:
         stats = {s.name: s for s in nginx.fetch_stats() if s.app == nginx.HLS_APP}
     except nginx.NginxUnavailable as exc:

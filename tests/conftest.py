@@ -70,8 +70,10 @@ def wait_for(condition, *, timeout: float = 20.0, interval: float = 0.2, message
 class Publisher:
     """An ffmpeg process publishing a synthetic source (testsrc2 + sine) over RTMP."""
 
-    def __init__(self, stream_key: str, *, seconds: int = 60, size: str = "640x360", fps: int = 30):
-        url = f"rtmp://127.0.0.1:{settings.RTMP_PORT}/app/{stream_key}"
+    def __init__(self, stream_key: str = "", *, url: str = "", seconds: int = 60, size: str = "640x360", fps: int = 30):
+        url = url or f"rtmp://127.0.0.1:{settings.RTMP_PORT}/app/{stream_key}"
+        self.seconds = seconds
+        self.started = time.monotonic()
         self.process = subprocess.Popen(
             [
                 "ffmpeg",
@@ -115,6 +117,13 @@ class Publisher:
     def wait(self, timeout: float = 15) -> int:
         return self.process.wait(timeout=timeout)
 
+    def was_refused(self) -> bool:
+        """True when nginx cut the publisher off at once. A refused ffmpeg usually exits
+        non-zero, but not always (a closed socket during the handshake may end it
+        "cleanly"), so the test is that it ended long before its source ran out."""
+        self.process.wait(timeout=self.seconds + 10)
+        return time.monotonic() - self.started < self.seconds - 3
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -135,7 +144,7 @@ class Publisher:
 def publisher():
     started: list[Publisher] = []
 
-    def start(stream_key: str, **kwargs) -> Publisher:
+    def start(stream_key: str = "", **kwargs) -> Publisher:
         started.append(Publisher(stream_key, **kwargs))
         return started[-1]
 

@@ -103,6 +103,8 @@ def test_offline_channel_page_starts_playing_by_itself(page, browser, publisher)
         "[document.getElementById('player').videoWidth, document.getElementById('player').videoHeight]"
     )
     assert size == [640, 360]
+    # The plane counts this player from its playlist requests; the page updates over its socket.
+    expect(viewer.locator("#viewer-count")).to_have_text("1 watching", timeout=20_000)
     viewer.screenshot(path=SCREENSHOTS / "channel-live.png")
 
     viewer.goto("/")

@@ -98,7 +98,7 @@ def test_publish_with_the_right_key_plays_as_hls(ivs, channel, publisher):
 
 def test_wrong_key_is_refused(ivs, channel, publisher):
     source = publisher(channel["streamKey"]["value"][:-1] + "x", seconds=10)
-    assert source.wait() != 0
+    assert source.was_refused()
     assert live_stream(ivs, channel["channel"]["arn"]) is None
     assert not IvsStreamSession.objects.exists()
 
@@ -106,7 +106,7 @@ def test_wrong_key_is_refused(ivs, channel, publisher):
 def test_deleted_key_is_refused(ivs, channel, publisher):
     """How a disabled channel refuses: its stream key is gone."""
     ivs.delete_stream_key(arn=channel["streamKey"]["arn"])
-    assert publisher(channel["streamKey"]["value"], seconds=10).wait() != 0
+    assert publisher(channel["streamKey"]["value"], seconds=10).was_refused()
     assert not IvsStreamSession.objects.exists()
 
 
@@ -114,7 +114,7 @@ def test_second_publisher_is_refused(ivs, channel, publisher):
     first = publisher(channel["streamKey"]["value"])
     stream = wait_for(lambda: live_stream(ivs, channel["channel"]["arn"]), message="the first publisher")
     second = publisher(channel["streamKey"]["value"], seconds=10)
-    assert second.wait() != 0
+    assert second.was_refused()
     assert first.process.poll() is None
     assert live_stream(ivs, channel["channel"]["arn"])["streamId"] == stream["streamId"]
 
@@ -123,31 +123,7 @@ def test_publishing_straight_to_the_hls_application_is_refused(plane, publisher,
     """Only the plane's signed relay may publish under a channel's HLS name."""
     name = channel["channel"]["arn"].rsplit("/", 1)[1]
     url = f"rtmp://127.0.0.1:{settings.RTMP_PORT}/live/{name}"
-    process = subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=15",
-            "-t",
-            "5",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-f",
-            "flv",
-            url,
-        ],
-        capture_output=True,
-        timeout=30,
-    )
-    assert process.returncode != 0
+    assert publisher(url=url, seconds=8).was_refused()
     assert playlist_segments(channel["channel"]["playbackUrl"]) == []
 
 
@@ -173,3 +149,24 @@ def test_deleting_a_live_channel_is_a_conflict(ivs, channel, publisher):
     wait_for(lambda: live_stream(ivs, channel["channel"]["arn"]), message="the stream to be live")
     with pytest.raises(ivs.exceptions.ConflictException):
         ivs.delete_channel(arn=channel["channel"]["arn"])
+
+
+def test_viewer_count_counts_distinct_players(ivs, channel, publisher):
+    arn, playback_url = channel["channel"]["arn"], channel["channel"]["playbackUrl"]
+    publisher(channel["streamKey"]["value"])
+    wait_for(lambda: playlist_segments(playback_url), message="the playlist")
+    assert live_stream(ivs, arn)["viewerCount"] == 0
+
+    def poll_as(agent: str) -> None:
+        request = urllib.request.Request(playback_url, headers={"User-Agent": agent})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            response.read()
+
+    def two_viewers():
+        poll_as("player-one")
+        poll_as("player-two")
+        poll_as("player-one")  # the same player polling again is still one viewer
+        return live_stream(ivs, arn)["viewerCount"] == 2
+
+    wait_for(two_viewers, timeout=20, interval=0.5, message="two viewers counted")
+    assert ivs.list_streams()["streams"][0]["viewerCount"] == 2

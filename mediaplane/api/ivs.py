@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mediaplane import services
+from mediaplane import services, viewers
 from mediaplane.api.paging import page
 from mediaplane.api.protocol import ApiError, Service, conflict, not_found
 from mediaplane.models import IvsChannel, IvsStreamKey, IvsStreamSession
@@ -182,13 +182,13 @@ def delete_stream_key(params: dict) -> dict:
     return {}
 
 
-def stream_summary(session: IvsStreamSession) -> dict:
+def stream_summary(session: IvsStreamSession, viewer_count: int) -> dict:
     return {
         "channelArn": session.channel.arn,
         "streamId": session.stream_id,
         "state": "LIVE",
         "health": session.health,
-        "viewerCount": 0,
+        "viewerCount": viewer_count,
         "startTime": session.start_time,
     }
 
@@ -198,7 +198,8 @@ def get_stream(params: dict) -> dict:
     session = _channel(params["channelArn"]).live_session()
     if session is None:
         raise ApiError("ChannelNotBroadcasting", "The channel is not broadcasting")
-    return {"stream": {**stream_summary(session), "playbackUrl": session.channel.playback_url}}
+    viewer_count = viewers.viewer_counts([session.channel.hls_name])[session.channel.hls_name]
+    return {"stream": {**stream_summary(session, viewer_count), "playbackUrl": session.channel.playback_url}}
 
 
 @ivs.operation("ListStreams")
@@ -208,7 +209,8 @@ def list_streams(params: dict) -> dict:
     if health:
         sessions = sessions.filter(health=health)
     items, next_token = page(sessions, params)
-    response = {"streams": [stream_summary(s) for s in items]}
+    counts = viewers.viewer_counts([s.channel.hls_name for s in items])
+    response = {"streams": [stream_summary(s, counts[s.channel.hls_name]) for s in items]}
     if next_token:
         response["nextToken"] = next_token
     return response

@@ -6,6 +6,7 @@ const root = document.getElementById("watch");
 const video = document.getElementById("player");
 const offline = document.getElementById("offline");
 const badge = document.getElementById("live-badge");
+const viewers = document.getElementById("viewer-count");
 const player = createPlayer(video, root.dataset.driver, {
   onState: (state, detail) => console.debug("player", state, detail),
 });
@@ -28,7 +29,10 @@ function connect(attempt = 0) {
   socket.onopen = () => (attempt = 0);
   socket.onmessage = (message) => {
     const event = JSON.parse(message.data);
-    if (event.type === "stream.state") show(event.live, event.playbackUrl);
+    if (event.type !== "stream.state") return;
+    show(event.live, event.playbackUrl);
+    viewers.hidden = !event.live;
+    viewers.textContent = `${event.viewerCount} watching`;
   };
   socket.onclose = (event) => {
     if (event.code === 4404) return; // channel gone
