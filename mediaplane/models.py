@@ -150,6 +150,8 @@ class IvsStreamSession(models.Model):
 class IvsStreamEvent(models.Model):
     """The session's events, as IVS lists them in GetStreamSession's truncatedEvents."""
 
+    FAILURE = "IVS Stream Failure"
+
     session = models.ForeignKey(IvsStreamSession, on_delete=models.CASCADE, related_name="events")
     name = models.CharField(max_length=64)
     type = models.CharField(max_length=64, default="IVS Stream State Change")

@@ -3,6 +3,8 @@ events, stopping a stream, and the health samples measured while it is live."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -43,6 +45,9 @@ def start_publish(*, stream_key: str, client_id: str, app: str, address: str | N
     if key is None:
         raise PublishRefused("unknown stream key")
     channel = key.channel
+    # nginx is asking us, so it is up; a failed stat only skips this cleanup.
+    with contextlib.suppress(nginx.NginxUnavailable):
+        close_lost_sessions(nginx.fetch_stats(), channel=channel)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -88,6 +93,26 @@ def _close(session: IvsStreamSession) -> None:
     session.save(update_fields=["end_time"])
     _event(session, "Stream End")
     _event(session, "Session Ended")
+
+
+LOST_GRACE = dt.timedelta(seconds=5)
+
+
+def close_lost_sessions(stats: list[nginx.StreamStats], *, channel: IvsChannel | None = None) -> int:
+    """Close live sessions whose publisher nginx no longer has (nginx restarted or
+    crashed), so the channel is not stuck "live" and can broadcast again."""
+    connected = {(s.app, client) for s in stats for client in s.client_ids}
+    sessions = IvsStreamSession.objects.filter(end_time__isnull=True, start_time__lt=timezone.now() - LOST_GRACE)
+    if channel is not None:
+        sessions = sessions.filter(channel=channel)
+    closed = 0
+    for session in sessions:
+        if (session.rtmp_app, session.rtmp_client_id) not in connected:
+            log.warning("closing session %s: nginx no longer has its publisher", session.stream_id)
+            _event(session, "Stream Failure", code="IngestLost", event_type=IvsStreamEvent.FAILURE)
+            _close(session)
+            closed += 1
+    return closed
 
 
 def stop_stream(*, channel: IvsChannel) -> bool:

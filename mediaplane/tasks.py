@@ -26,10 +26,12 @@ def sample_ingest_health() -> int:
     """
     viewers.ingest_log()
     try:
-        stats = {s.name: s for s in nginx.fetch_stats() if s.app == nginx.HLS_APP}
+        all_stats = nginx.fetch_stats()
     except nginx.NginxUnavailable as exc:
         log.warning("cannot sample ingest health: %s", exc)
         return 0
+    services.close_lost_sessions(all_stats)
+    stats = {s.name: s for s in all_stats if s.app == nginx.HLS_APP}
     sampled = 0
     for session in IvsStreamSession.objects.filter(end_time__isnull=True).select_related("channel"):
         stream = stats.get(session.channel.hls_name)

@@ -188,6 +188,12 @@ class Stack:
     def exited(self) -> dict[str, int]:
         return {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
 
+    def kill(self, name: str) -> None:
+        """Kill one process abruptly (fault tests); start(parts=(name,)) brings it back."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
     def stop(self, timeout: float = 10.0) -> None:
         for name in reversed(list(self.processes)):
             process = self.processes[name]

@@ -170,3 +170,19 @@ def test_viewer_count_counts_distinct_players(ivs, channel, publisher):
 
     wait_for(two_viewers, timeout=20, interval=0.5, message="two viewers counted")
     assert ivs.list_streams()["streams"][0]["viewerCount"] == 2
+
+
+def test_an_nginx_crash_does_not_leave_the_channel_stuck_live(ivs, channel, publisher, stack):
+    arn = channel["channel"]["arn"]
+    source = publisher(channel["streamKey"]["value"])
+    stream = wait_for(lambda: live_stream(ivs, arn), message="the stream to be live")
+    stack.kill("nginx")  # no on_publish_done will ever arrive
+    source.wait(timeout=10)
+    stack.start(parts=("nginx",))
+    # The plane notices nginx no longer has the publisher and closes the session.
+    wait_for(lambda: live_stream(ivs, arn) is None, timeout=30, message="the lost session to be closed")
+    lost = ivs.get_stream_session(channelArn=arn, streamId=stream["streamId"])["streamSession"]
+    assert "IngestLost" in [e.get("code") for e in lost["truncatedEvents"]]
+    assert ivs.list_stream_sessions(channelArn=arn)["streamSessions"][0]["hasErrorEvent"] is True
+    publisher(channel["streamKey"]["value"])
+    wait_for(lambda: live_stream(ivs, arn), message="the channel to go live again")

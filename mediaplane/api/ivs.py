@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef
+
 from mediaplane import services, viewers
 from mediaplane.api.paging import page
 from mediaplane.api.protocol import ApiError, Service, conflict, not_found
-from mediaplane.models import IvsChannel, IvsStreamKey, IvsStreamSession
+from mediaplane.models import IvsChannel, IvsStreamEvent, IvsStreamKey, IvsStreamSession
 
 ivs = Service("ivs")
 
@@ -254,14 +256,17 @@ def get_stream_session(params: dict) -> dict:
 @ivs.operation("ListStreamSessions")
 def list_stream_sessions(params: dict) -> dict:
     channel = _channel(params["channelArn"])
-    items, next_token = page(channel.sessions.order_by("-start_time", "-id"), params)
+    sessions = channel.sessions.annotate(
+        has_error=Exists(IvsStreamEvent.objects.filter(session=OuterRef("pk"), type=IvsStreamEvent.FAILURE))
+    ).order_by("-start_time", "-id")
+    items, next_token = page(sessions, params)
     response = {
         "streamSessions": [
             {
                 "streamId": s.stream_id,
                 "startTime": s.start_time,
                 **({"endTime": s.end_time} if s.end_time else {}),
-                "hasErrorEvent": False,
+                "hasErrorEvent": s.has_error,
             }
             for s in items
         ]

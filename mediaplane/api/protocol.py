@@ -76,9 +76,9 @@ class Service:
         return None
 
     def error_response(self, code: str, message: str) -> HttpResponse:
-        try:
+        if code in self.model.shape_names:
             status = self.model.shape_for(code).metadata.get("error", {}).get("httpStatusCode", 400)
-        except Exception:  # noqa: BLE001 - an error name outside the model (e.g. NotImplemented)
+        else:  # errors outside the model: UnknownOperationException, NotImplemented
             status = 501 if code == "NotImplemented" else 400
         body = json.dumps({"exceptionMessage": message, "message": message})
         response = HttpResponse(body, status=status, content_type="application/json")

@@ -35,6 +35,7 @@ class StreamStats:
     bw_audio: float | None
     video: dict
     audio: dict
+    client_ids: frozenset[str] = frozenset()
 
 
 def render_config(*, var_dir: Path, static_root: Path, callback_url: str, callback_secret: str) -> str:
@@ -83,6 +84,7 @@ def fetch_stats() -> list[StreamStats]:
                     bw_audio=float(stream.findtext("bw_audio", "0")) if measured else None,
                     video=_children(meta.find("video") if meta is not None else None),
                     audio=_children(meta.find("audio") if meta is not None else None),
+                    client_ids=frozenset(c.findtext("id", "") for c in stream.iter("client")),
                 )
             )
     return streams
