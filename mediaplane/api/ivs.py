@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef
 
 from mediaplane import services, viewers
-from mediaplane.api.paging import page
+from mediaplane.api.paging import listing
 from mediaplane.api.protocol import ApiError, Service, conflict, not_found
 from mediaplane.models import IvsChannel, IvsStreamEvent, IvsStreamKey, IvsStreamSession
 
@@ -145,11 +145,7 @@ def list_channels(params: dict) -> dict:
         channels = channels.filter(recording_configuration_arn=params["filterByRecordingConfigurationArn"])
     if params.get("filterByPlaybackRestrictionPolicyArn"):
         channels = channels.none()
-    items, next_token = page(channels, params)
-    response = {"channels": [channel_summary(c) for c in items]}
-    if next_token:
-        response["nextToken"] = next_token
-    return response
+    return listing(channels, params, "channels", lambda items: [channel_summary(c) for c in items])
 
 
 @ivs.operation("CreateStreamKey")
@@ -171,11 +167,13 @@ def get_stream_key(params: dict) -> dict:
 @ivs.operation("ListStreamKeys")
 def list_stream_keys(params: dict) -> dict:
     channel = _channel(params["channelArn"])
-    items, next_token = page(channel.stream_keys.order_by("id"), params, default_size=1)
-    response = {"streamKeys": [{"arn": k.arn, "channelArn": channel.arn, "tags": k.tags} for k in items]}
-    if next_token:
-        response["nextToken"] = next_token
-    return response
+    return listing(
+        channel.stream_keys.order_by("id"),
+        params,
+        "streamKeys",
+        lambda items: [{"arn": k.arn, "channelArn": channel.arn, "tags": k.tags} for k in items],
+        default_size=1,
+    )
 
 
 @ivs.operation("DeleteStreamKey")
@@ -210,12 +208,12 @@ def list_streams(params: dict) -> dict:
     health = params.get("filterBy", {}).get("health")
     if health:
         sessions = sessions.filter(health=health)
-    items, next_token = page(sessions, params)
-    counts = viewers.viewer_counts([s.channel.hls_name for s in items])
-    response = {"streams": [stream_summary(s, counts[s.channel.hls_name]) for s in items]}
-    if next_token:
-        response["nextToken"] = next_token
-    return response
+
+    def render(items: list[IvsStreamSession]) -> list[dict]:
+        counts = viewers.viewer_counts([s.channel.hls_name for s in items])
+        return [stream_summary(s, counts[s.channel.hls_name]) for s in items]
+
+    return listing(sessions, params, "streams", render)
 
 
 @ivs.operation("StopStream")
@@ -253,24 +251,17 @@ def get_stream_session(params: dict) -> dict:
     return {"streamSession": stream_session_shape(session)}
 
 
+def session_summary(session: IvsStreamSession) -> dict:
+    summary = {"streamId": session.stream_id, "startTime": session.start_time, "hasErrorEvent": session.has_error}
+    if session.end_time:
+        summary["endTime"] = session.end_time
+    return summary
+
+
 @ivs.operation("ListStreamSessions")
 def list_stream_sessions(params: dict) -> dict:
     channel = _channel(params["channelArn"])
     sessions = channel.sessions.annotate(
         has_error=Exists(IvsStreamEvent.objects.filter(session=OuterRef("pk"), type=IvsStreamEvent.FAILURE))
     ).order_by("-start_time", "-id")
-    items, next_token = page(sessions, params)
-    response = {
-        "streamSessions": [
-            {
-                "streamId": s.stream_id,
-                "startTime": s.start_time,
-                **({"endTime": s.end_time} if s.end_time else {}),
-                "hasErrorEvent": s.has_error,
-            }
-            for s in items
-        ]
-    }
-    if next_token:
-        response["nextToken"] = next_token
-    return response
+    return listing(sessions, params, "streamSessions", lambda items: [session_summary(s) for s in items])

@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+from collections.abc import Callable
 
 from mediaplane.api.protocol import validation_error
 
@@ -15,6 +16,15 @@ def page(queryset, params: dict, default_size: int = 100) -> tuple[list, str | N
     if len(items) > size:
         return items[:size], _encode(offset + size)
     return items, None
+
+
+def listing(queryset, params: dict, key: str, render: Callable[[list], list], default_size: int = 100) -> dict:
+    """A list operation's response: one page of `queryset`, rendered, plus nextToken when more remain."""
+    items, next_token = page(queryset, params, default_size)
+    response = {key: render(items)}
+    if next_token:
+        response["nextToken"] = next_token
+    return response
 
 
 def _encode(offset: int) -> str:
