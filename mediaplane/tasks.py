@@ -10,9 +10,10 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
-from mediaplane import services, viewers
+from mediaplane import viewers
 from mediaplane.drivers import nginx
 from mediaplane.models import IvsStreamSession
+from mediaplane.services import ingest
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def sample_ingest_health() -> int:
     except nginx.NginxUnavailable as exc:
         log.warning("cannot sample ingest health: %s", exc)
         return 0
-    services.close_lost_sessions(all_stats)
+    ingest.close_lost_sessions(all_stats)
     stats = {s.name: s for s in all_stats if s.app == nginx.HLS_APP}
     sampled = 0
     for session in IvsStreamSession.objects.filter(end_time__isnull=True).select_related("channel"):
@@ -38,7 +39,7 @@ def sample_ingest_health() -> int:
         if stream is None:
             continue
         framerate = measured_framerate(settings.HLS_DIR / session.channel.hls_name)
-        services.record_ingest_sample(session=session, stats=stream, framerate=framerate)
+        ingest.record_ingest_sample(session=session, stats=stream, framerate=framerate)
         sampled += 1
     return sampled
 

@@ -13,11 +13,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpRe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from mediaplane import services
 from mediaplane.api import sigv4
 from mediaplane.api.ivs import ivs
 from mediaplane.api.protocol import ApiError, Service, parse_input, to_json
 from mediaplane.models import IngestSample
+from mediaplane.services import ingest
 
 log = logging.getLogger(__name__)
 SERVICES = {"ivs": ivs}
@@ -104,16 +104,16 @@ def on_publish(request: HttpRequest) -> HttpResponse:
     if not _from_nginx(request):
         return HttpResponseForbidden("not nginx")
     try:
-        session = services.start_publish(
+        session = ingest.start_publish(
             stream_key=request.POST.get("name", ""),
             client_id=request.POST.get("clientid", ""),
             app=request.POST.get("app", ""),
             address=request.POST.get("addr") or None,
         )
-    except services.PublishRefused as exc:
+    except ingest.PublishRefused as exc:
         log.info("publish refused from %s: %s", request.POST.get("addr"), exc)
         return HttpResponseForbidden(str(exc))
-    return _RtmpRedirect(services.relay_url(session))
+    return _RtmpRedirect(ingest.relay_url(session))
 
 
 class _RtmpRedirect(HttpResponseRedirect):
@@ -125,7 +125,7 @@ class _RtmpRedirect(HttpResponseRedirect):
 def on_relay_publish(request: HttpRequest) -> HttpResponse:
     if not _from_nginx(request):
         return HttpResponseForbidden("not nginx")
-    if not services.relay_is_genuine(name=request.POST.get("name", ""), signature=request.POST.get("relay", "")):
+    if not ingest.relay_is_genuine(name=request.POST.get("name", ""), signature=request.POST.get("relay", "")):
         log.warning("refused a publish to the HLS application without a valid relay signature")
         return HttpResponseForbidden("relay only")
     return HttpResponse("ok")
@@ -136,5 +136,5 @@ def on_relay_publish(request: HttpRequest) -> HttpResponse:
 def on_publish_done(request: HttpRequest) -> HttpResponse:
     if not _from_nginx(request):
         return HttpResponseForbidden("not nginx")
-    services.end_publish(client_id=request.POST.get("clientid", ""), app=request.POST.get("app", ""))
+    ingest.end_publish(client_id=request.POST.get("clientid", ""), app=request.POST.get("app", ""))
     return HttpResponse("ok")

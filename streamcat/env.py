@@ -23,6 +23,22 @@ def env_bool(name: str, default: bool) -> bool:
     return value.lower() in {"1", "true", "yes", "on"}
 
 
+def write_once(path: Path, content: bytes) -> bytes:
+    """Create `path` (mode 600) with `content` unless it exists; return what the file holds.
+
+    Several processes may start at once: the first complete file wins.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(content)
+        tmp.chmod(0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+        tmp.unlink()
+    return path.read_bytes()
+
+
 def load_local_secrets(var_dir: Path) -> dict:
     """Secrets generated on first start and kept in var/ (outside git).
 
@@ -31,20 +47,22 @@ def load_local_secrets(var_dir: Path) -> dict:
     once and reused on every start.
     """
     path = var_dir / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    var_dir.mkdir(parents=True, exist_ok=True)
-    values = {
-        "django_secret_key": secrets.token_urlsafe(50),
-        "plane_access_key_id": "AKIA" + secrets.token_hex(8).upper(),
-        "plane_secret_access_key": secrets.token_urlsafe(30),
-        "media_callback_secret": secrets.token_urlsafe(24),
+    generators = {
+        "django_secret_key": lambda: secrets.token_urlsafe(50),
+        "plane_access_key_id": lambda: "AKIA" + secrets.token_hex(8).upper(),
+        "plane_secret_access_key": lambda: secrets.token_urlsafe(30),
+        "media_callback_secret": lambda: secrets.token_urlsafe(24),
+        "janus_api_secret": lambda: secrets.token_urlsafe(24),
+        "janus_admin_secret": lambda: secrets.token_urlsafe(24),
     }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(values, indent=2))
-    tmp.chmod(0o600)
-    # Another process may have won the race: keep the first file written.
-    with contextlib.suppress(FileExistsError):
-        os.link(tmp, path)
-    tmp.unlink()
-    return json.loads(path.read_text())
+    values = json.loads(path.read_text()) if path.exists() else {}
+    if generators.keys() <= values.keys():
+        return values
+    values = {name: values.get(name) or make() for name, make in generators.items()}
+    if path.exists():  # an older file, missing newer entries: completed in place
+        tmp = path.with_name(f"secrets.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(values, indent=2))
+        tmp.chmod(0o600)
+        os.replace(tmp, path)
+        return values
+    return json.loads(write_once(path, json.dumps(values, indent=2).encode()))

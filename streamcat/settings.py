@@ -22,6 +22,9 @@ APP_PORT = env_int("STREAMCAT_APP_PORT", 8001)  # ASGI server, behind nginx
 RTMP_PORT = env_int("STREAMCAT_RTMP_PORT", 1935)
 NGINX_CONTROL_PORT = env_int("STREAMCAT_NGINX_CONTROL_PORT", 8002)  # loopback only
 REDIS_PORT = env_int("STREAMCAT_REDIS_PORT", 6391)
+JANUS_API_PORT = env_int("STREAMCAT_JANUS_API_PORT", 8003)  # loopback only
+JANUS_ADMIN_PORT = env_int("STREAMCAT_JANUS_ADMIN_PORT", 8004)  # loopback only
+JANUS_RTP_PORTS = env_str("STREAMCAT_JANUS_RTP_PORTS", "20000-40000")  # UDP, public for WebRTC
 PUBLIC_URL = env_str("STREAMCAT_PUBLIC_URL", f"http://{PUBLIC_HOST}:{HTTP_PORT}")
 
 ALLOWED_HOSTS = env_str("STREAMCAT_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]," + PUBLIC_HOST).split(",")
@@ -146,6 +149,14 @@ LOCAL_PLANE_ACCESS_KEYS = {
     LOCAL_SECRETS["plane_access_key_id"]: LOCAL_SECRETS["plane_secret_access_key"],
 }
 MEDIA_CALLBACK_SECRET = LOCAL_SECRETS["media_callback_secret"]
+JANUS_API_SECRET = LOCAL_SECRETS["janus_api_secret"]
+JANUS_ADMIN_SECRET = LOCAL_SECRETS["janus_admin_secret"]
+# Where Janus's ICE candidates come from. Behind NAT set STREAMCAT_JANUS_PUBLIC_IP.
+JANUS_NAT_1_1_MAPPING = env_str("STREAMCAT_JANUS_PUBLIC_IP", "")
+JANUS_ICE_ENFORCE_LIST = env_str("STREAMCAT_JANUS_ICE_INTERFACES", "")
+# Tests and benchmarks run in a network namespace with only `lo`: let Janus use it.
+JANUS_LOOPBACK_ICE = env_bool("STREAMCAT_JANUS_LOOPBACK_ICE", False)
+STAGE_MAX_PUBLISHERS = 12
 HLS_DIR = VAR_DIR / "hls"
 HLS_FRAGMENT_SECONDS = env_int("STREAMCAT_HLS_FRAGMENT", 1)
 FFPROBE_BIN = env_str("STREAMCAT_FFPROBE", "ffprobe")

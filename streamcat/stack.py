@@ -1,8 +1,8 @@
 """Starts and stops every process StreamCat runs on one machine.
 
 Used by `manage.py runstack` (the README's run command) and by the test suite,
-so tests run the very processes a user runs: Redis, nginx-rtmp, the ASGI server,
-and the Celery worker and beat.
+so tests run the very processes a user runs: Redis, Janus, nginx-rtmp, the ASGI
+server, and the Celery worker and beat.
 """
 
 from __future__ import annotations
@@ -18,14 +18,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.template import Context, Engine
 
 from mediaplane.drivers import nginx
 
-ALL_PARTS = ("redis", "nginx", "app", "worker", "beat")
+ALL_PARTS = ("redis", "janus", "nginx", "app", "worker", "beat")
+JANUS_LIB_DIR = "/usr/lib/x86_64-linux-gnu/janus"
+
+
+def _janus_lib_dir() -> str:
+    """Debian installs Janus's plugins under the machine's multiarch triplet."""
+    for candidate in Path("/usr/lib").glob("*/janus"):
+        if (candidate / "plugins").is_dir():
+            return str(candidate)
+    return JANUS_LIB_DIR
 
 
 class StackError(Exception):
     pass
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_for_port(port: int, *, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:
@@ -33,10 +49,8 @@ def wait_for_port(port: int, *, timeout: float = 20.0, process: subprocess.Popen
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise StackError(f"process exited with {process.returncode} before listening on {port}")
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if _listening(port):
+            return
         time.sleep(0.05)
     raise StackError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
 
@@ -71,9 +85,40 @@ class Stack:
             callback_url=f"http://127.0.0.1:{settings.APP_PORT}/_plane/rtmp",
             callback_secret=settings.MEDIA_CALLBACK_SECRET,
         )
-        conf_path = self.var_dir / "nginx" / "nginx.conf"
-        conf_path.write_text(config)
-        conf_path.chmod(0o600)
+        self._write(self.var_dir / "nginx" / "nginx.conf", config)
+        self._prepare_janus()
+
+    def _write(self, path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(0o600)  # holds secrets
+
+    def _prepare_janus(self) -> None:
+        janus_dir = self.var_dir / "janus"
+        context = Context(
+            {
+                "config_dir": janus_dir,
+                "lib_dir": _janus_lib_dir(),
+                "api_secret": settings.JANUS_API_SECRET,
+                "admin_secret": settings.JANUS_ADMIN_SECRET,
+                "api_port": settings.JANUS_API_PORT,
+                "admin_port": settings.JANUS_ADMIN_PORT,
+                "rtp_port_range": settings.JANUS_RTP_PORTS,
+                "interface": "127.0.0.1" if settings.JANUS_LOOPBACK_ICE else "",
+                "ice_enforce_list": "lo" if settings.JANUS_LOOPBACK_ICE else settings.JANUS_ICE_ENFORCE_LIST,
+                "nat_1_1_mapping": settings.JANUS_NAT_1_1_MAPPING,
+                "events_url": f"http://127.0.0.1:{settings.APP_PORT}/_plane/janus/events?secret="
+                + settings.MEDIA_CALLBACK_SECRET,
+            }
+        )
+        engine = Engine(autoescape=False)
+        for template in (settings.BASE_DIR / "deploy" / "janus").glob("*.jcfg"):
+            self._write(janus_dir / template.name, engine.from_string(template.read_text()).render(context))
+        if settings.JANUS_LOOPBACK_ICE:
+            preload = janus_dir / "loopback_ice.so"
+            source = settings.BASE_DIR / "deploy" / "janus" / "loopback_ice.c"
+            if not preload.exists() or preload.stat().st_mtime < source.stat().st_mtime:
+                subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(preload), str(source), "-ldl"], check=True)
 
     def commands(self) -> dict[str, tuple[list[str], int | None]]:
         python = sys.executable
@@ -93,6 +138,10 @@ class Stack:
                     str(self.var_dir / "redis"),
                 ],
                 settings.REDIS_PORT,
+            ),
+            "janus": (
+                ["janus", "-F", str(self.var_dir / "janus"), "-C", str(self.var_dir / "janus" / "janus.jcfg")],
+                settings.JANUS_API_PORT,
             ),
             "nginx": (
                 [
@@ -162,10 +211,16 @@ class Stack:
     def start(self, parts: tuple[str, ...] = ALL_PARTS) -> None:
         self.prepare()
         env = {**os.environ, **self.env}
+        if settings.JANUS_LOOPBACK_ICE:
+            env_janus = {**env, "LD_PRELOAD": str(self.var_dir / "janus" / "loopback_ice.so")}
+        else:
+            env_janus = env
         commands = self.commands()
         try:
             for name in parts:
                 argv, port = commands[name]
+                if port and _listening(port):
+                    raise StackError(f"port {port} is already in use: is another StreamCat running?")
                 if shutil.which(argv[0]) is None and not os.path.exists(argv[0]):
                     raise StackError(f"{argv[0]} is not installed: run scripts/setup.sh")
                 log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
@@ -173,7 +228,7 @@ class Stack:
                     argv,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env=env,
+                    env=env_janus if name == "janus" else env,
                     cwd=settings.BASE_DIR,
                     start_new_session=True,
                 )

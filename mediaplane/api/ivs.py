@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef
 
-from mediaplane import services, viewers
+from mediaplane import viewers
 from mediaplane.api.paging import listing
 from mediaplane.api.protocol import ApiError, Service, conflict, not_found
 from mediaplane.models import IvsChannel, IvsStreamEvent, IvsStreamKey, IvsStreamSession
+from mediaplane.services import ingest
 
 ivs = Service("ivs")
 
@@ -219,7 +220,7 @@ def list_streams(params: dict) -> dict:
 @ivs.operation("StopStream")
 def stop_stream(params: dict) -> dict:
     channel = _channel(params["channelArn"])
-    if not services.stop_stream(channel=channel):
+    if not ingest.stop_stream(channel=channel):
         raise ApiError("ChannelNotBroadcasting", "The channel is not broadcasting")
     return {}
 

@@ -1,33 +1,11 @@
-"""State of the local media plane: the IVS resources it serves (channels, stream
-keys, streams and their sessions) and what it measured on ingest."""
+"""Low-latency streaming (`ivs`): channels, stream keys, stream sessions, ingest samples."""
 
 from __future__ import annotations
-
-import hashlib
-import secrets
-import string
 
 from django.conf import settings
 from django.db import models
 
-_ALNUM = string.ascii_letters + string.digits
-
-
-def random_id(length: int) -> str:
-    return "".join(secrets.choice(_ALNUM) for _ in range(length))
-
-
-def new_resource_id() -> str:
-    return random_id(12)
-
-
-def arn(resource: str, resource_id: str) -> str:
-    return f"arn:aws:ivs:{settings.AWS_REGION}:{settings.LOCAL_PLANE_ACCOUNT_ID}:{resource}/{resource_id}"
-
-
-def key_digest(value: str) -> str:
-    """Stream keys are looked up by digest, so the lookup leaks nothing about the value."""
-    return hashlib.sha256(value.encode()).hexdigest()
+from mediaplane.models.common import arn, key_digest, new_resource_id, random_id
 
 
 class IvsChannel(models.Model):

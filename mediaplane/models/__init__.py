@@ -1,0 +1,38 @@
+"""State of the local media plane: the IVS resources it serves."""
+
+from mediaplane.models.common import arn, key_digest, new_resource_id, random_id
+from mediaplane.models.ingest import (
+    IngestSample,
+    IvsChannel,
+    IvsStreamEvent,
+    IvsStreamKey,
+    IvsStreamSession,
+    new_stream_id,
+)
+from mediaplane.models.realtime import (
+    Participant,
+    ParticipantEvent,
+    PublicKey,
+    Stage,
+    StageSession,
+    WebRtcConnection,
+)
+
+__all__ = [
+    "IngestSample",
+    "IvsChannel",
+    "IvsStreamEvent",
+    "IvsStreamKey",
+    "IvsStreamSession",
+    "Participant",
+    "ParticipantEvent",
+    "PublicKey",
+    "Stage",
+    "StageSession",
+    "WebRtcConnection",
+    "arn",
+    "key_digest",
+    "new_stream_id",
+    "new_resource_id",
+    "random_id",
+]

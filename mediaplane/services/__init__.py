@@ -1,0 +1,1 @@
+"""Side effects of the local plane, one module per domain: ingest (RTMP/HLS) and stages (WebRTC)."""
