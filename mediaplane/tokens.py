@@ -56,7 +56,12 @@ def plane_private_key() -> ec.EllipticCurvePrivateKey:
 
 def endpoints() -> dict[str, str]:
     base = settings.PUBLIC_URL
-    return {"whip": f"{base}/_plane/whip", "whep": f"{base}/_plane/whep", "events": f"{base}/_plane/stage-events"}
+    socket_base = base.replace("https://", "wss://").replace("http://", "ws://")
+    return {
+        "whip": f"{base}/_plane/whip",
+        "whep": f"{base}/_plane/whep",
+        "events": f"{socket_base}/_plane/stage-events",
+    }
 
 
 def issue(
@@ -131,6 +136,11 @@ def verify(token: str) -> TokenClaims:
         issued_at=dt.datetime.fromtimestamp(claims["iat"], dt.UTC),
         expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
     )
+
+
+def is_p384(public_key_pem: str) -> bool:
+    key = serialization.load_pem_public_key(public_key_pem.encode())
+    return isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1)
 
 
 def fingerprint(public_key_pem: str) -> str:

@@ -15,12 +15,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mediaplane.api import sigv4
 from mediaplane.api.ivs import ivs
+from mediaplane.api.ivs_realtime import ivs_realtime
 from mediaplane.api.protocol import ApiError, Service, parse_input, to_json
 from mediaplane.models import IngestSample
 from mediaplane.services import ingest
 
 log = logging.getLogger(__name__)
-SERVICES = {"ivs": ivs}
+SERVICES = {"ivs": ivs, "ivs-realtime": ivs_realtime}
 
 
 def _verify_signature(request: HttpRequest, service: Service) -> None:

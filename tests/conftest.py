@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import time
 
+import boto3
+import botocore.config
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -44,7 +46,7 @@ def stack(django_db_setup, django_db_blocker, redis_server):
         call_command("collectstatic", "--noinput", verbosity=0)
         database_url = _database_url()
     running = Stack(var_dir=settings.VAR_DIR, env={"DATABASE_URL": database_url})
-    running.start(parts=("nginx", "app", "worker", "beat"))
+    running.start(parts=("janus", "nginx", "app", "worker", "beat"))
     yield running
     running.stop()
 
@@ -54,6 +56,19 @@ def plane(stack, transactional_db):
     """The local plane, ready for boto3; rows the test writes are visible to it."""
     video.client.cache_clear()
     return stack
+
+
+def unvalidated_client(service: str):
+    """A boto3 client that sends bad input as is, so the plane itself must refuse it."""
+    key_id, secret = next(iter(settings.LOCAL_PLANE_ACCESS_KEYS.items()))
+    return boto3.client(
+        service,
+        region_name=settings.AWS_REGION,
+        endpoint_url=video.local_endpoint(service),
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=botocore.config.Config(parameter_validation=False),
+    )
 
 
 def wait_for(condition, *, timeout: float = 20.0, interval: float = 0.2, message: str = "condition"):

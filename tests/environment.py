@@ -17,9 +17,14 @@ for name, port in {
     "STREAMCAT_NGINX_CONTROL_PORT": 18002,
     "STREAMCAT_RTMP_PORT": 11935,
     "STREAMCAT_REDIS_PORT": 16391,
+    "STREAMCAT_JANUS_API_PORT": 18003,
+    "STREAMCAT_JANUS_ADMIN_PORT": 18004,
 }.items():
     os.environ.setdefault(name, str(port))
 # Short periods so tests see live state and health samples within seconds.
 os.environ.setdefault("STREAMCAT_STREAM_SYNC_INTERVAL", "1")
 os.environ.setdefault("STREAMCAT_INGEST_SAMPLE_INTERVAL", "2")
 os.environ.setdefault("STREAMCAT_MEDIA_PLANE", "local")
+# WebRTC on loopback only (see deploy/janus/loopback_ice.c); UDP ports apart from a dev run's.
+os.environ.setdefault("STREAMCAT_JANUS_LOOPBACK_ICE", "1")
+os.environ.setdefault("STREAMCAT_JANUS_RTP_PORTS", "41000-41999")

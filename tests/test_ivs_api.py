@@ -8,7 +8,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import boto3
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
@@ -17,6 +16,7 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 
 from streamcat import video
+from tests.conftest import unvalidated_client
 
 
 @pytest.fixture
@@ -121,15 +121,7 @@ def test_streams_when_offline(ivs):
     ],
 )
 def test_invalid_input_is_a_validation_error(ivs, params, fragment):
-    # Client-side validation is off so the plane itself must refuse the input.
-    raw = boto3.client(
-        "ivs",
-        region_name=settings.AWS_REGION,
-        endpoint_url=video.local_endpoint("ivs"),
-        aws_access_key_id=next(iter(settings.LOCAL_PLANE_ACCESS_KEYS)),
-        aws_secret_access_key=next(iter(settings.LOCAL_PLANE_ACCESS_KEYS.values())),
-        config=botocore.config.Config(parameter_validation=False),
-    )
+    raw = unvalidated_client("ivs")
     with pytest.raises(ClientError) as excinfo:
         raw.create_channel(**params)
     assert error_code(excinfo) == "ValidationException"

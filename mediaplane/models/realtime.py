@@ -136,6 +136,7 @@ class WebRtcConnection(models.Model):
     remote_participant_id = models.CharField(max_length=64, blank=True)
     janus_session_id = models.BigIntegerField(db_index=True)
     janus_handle_id = models.BigIntegerField()
+    media_ids = models.JSONField(default=list)  # mids in m-line order, to route trickled candidates
     media_up = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)

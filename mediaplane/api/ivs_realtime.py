@@ -1,0 +1,275 @@
+"""Operations of the `ivs-realtime` service: stages, participant tokens,
+participants and their events, stage sessions, public keys."""
+
+from __future__ import annotations
+
+from cryptography.exceptions import UnsupportedAlgorithm
+
+from mediaplane import tokens
+from mediaplane.api.paging import listing
+from mediaplane.api.protocol import Service, conflict, not_found, validation_error
+from mediaplane.models import Participant, PublicKey, Stage, StageSession
+from mediaplane.services import stages
+
+ivs_realtime = Service("ivs-realtime")
+
+
+def stage_shape(stage: Stage) -> dict:
+    session = stage.active_session()
+    urls = tokens.endpoints()
+    shape = {
+        "arn": stage.arn,
+        "name": stage.name,
+        "tags": stage.tags,
+        "endpoints": {"events": urls["events"], "whip": urls["whip"]},
+    }
+    if session:
+        shape["activeSessionId"] = session.session_id
+    return shape
+
+
+def _stage(arn: str) -> Stage:
+    stage = Stage.objects.filter(arn=arn).first()
+    if stage is None:
+        raise not_found(f"Stage not found: {arn}")
+    return stage
+
+
+def _token_shape(participant: Participant, token: str, capabilities: list[str], duration: int) -> dict:
+    return {
+        "participantId": participant.participant_id,
+        "token": token,
+        "userId": participant.user_id,
+        "attributes": participant.attributes,
+        "duration": duration,
+        "capabilities": capabilities,
+        "expirationTime": participant.expires_at,
+    }
+
+
+def _create_token(stage: Stage, config: dict) -> dict:
+    capabilities = list(dict.fromkeys(config.get("capabilities", ["PUBLISH", "SUBSCRIBE"])))
+    for capability in capabilities:
+        if capability not in ("PUBLISH", "SUBSCRIBE"):
+            raise validation_error(f"capabilities: '{capability}' is not one of PUBLISH, SUBSCRIBE")
+    attributes = config.get("attributes", {})
+    if len(str(attributes).encode()) > 1000:
+        raise validation_error("attributes: at most 1 KB in all")
+    duration = config.get("duration", 720)
+    participant, token = stages.create_participant_token(
+        stage=stage,
+        user_id=config.get("userId", ""),
+        attributes=attributes,
+        capabilities=capabilities,
+        duration_minutes=duration,
+    )
+    return _token_shape(participant, token, capabilities, duration)
+
+
+@ivs_realtime.operation("CreateStage")
+def create_stage(params: dict) -> dict:
+    stage = Stage.objects.create(name=params.get("name", ""), tags=params.get("tags", {}))
+    participant_tokens = [_create_token(stage, config) for config in params.get("participantTokenConfigurations", [])]
+    return {"stage": stage_shape(stage), "participantTokens": participant_tokens}
+
+
+@ivs_realtime.operation("GetStage")
+def get_stage(params: dict) -> dict:
+    return {"stage": stage_shape(_stage(params["arn"]))}
+
+
+@ivs_realtime.operation("UpdateStage")
+def update_stage(params: dict) -> dict:
+    stage = _stage(params["arn"])
+    if "name" in params:
+        stage.name = params["name"]
+        stage.save(update_fields=["name"])
+    return {"stage": stage_shape(stage)}
+
+
+@ivs_realtime.operation("ListStages")
+def list_stages(params: dict) -> dict:
+    def render(items: list[Stage]) -> list[dict]:
+        active = {s.stage_id: s.session_id for s in StageSession.objects.filter(stage__in=items, end_time=None)}
+        return [
+            {
+                "arn": s.arn,
+                "name": s.name,
+                "tags": s.tags,
+                **({"activeSessionId": active[s.pk]} if s.pk in active else {}),
+            }
+            for s in items
+        ]
+
+    return listing(Stage.objects.order_by("id"), params, "stages", render, default_size=50)
+
+
+@ivs_realtime.operation("DeleteStage")
+def delete_stage(params: dict) -> dict:
+    stage = _stage(params["arn"])
+    if stage.participants.filter(state=Participant.State.CONNECTED).exists():
+        raise conflict("The stage has connected participants; disconnect them before deleting it")
+    stages.delete_stage(stage)
+    return {}
+
+
+@ivs_realtime.operation("CreateParticipantToken")
+def create_participant_token(params: dict) -> dict:
+    return {"participantToken": _create_token(_stage(params["stageArn"]), params)}
+
+
+def _session(stage: Stage, session_id: str) -> StageSession:
+    session = stage.sessions.filter(session_id=session_id).first()
+    if session is None:
+        raise not_found(f"Stage session not found: {session_id}")
+    return session
+
+
+def participant_summary(participant: Participant) -> dict:
+    return {
+        "participantId": participant.participant_id,
+        "userId": participant.user_id,
+        "state": participant.state,
+        "firstJoinTime": participant.first_join_time,
+        "published": participant.published,
+        "recordingState": "DISABLED",
+    }
+
+
+@ivs_realtime.operation("ListParticipants")
+def list_participants(params: dict) -> dict:
+    stage = _stage(params["stageArn"])
+    session = _session(stage, params["sessionId"])
+    participants = session.participants.exclude(state="").order_by("first_join_time", "id")
+    if "filterByUserId" in params:
+        participants = participants.filter(user_id=params["filterByUserId"])
+    if "filterByState" in params:
+        participants = participants.filter(state=params["filterByState"])
+    if "filterByPublished" in params:
+        participants = participants.filter(published=params["filterByPublished"])
+    return listing(participants, params, "participants", lambda items: [participant_summary(p) for p in items], 50)
+
+
+@ivs_realtime.operation("GetParticipant")
+def get_participant(params: dict) -> dict:
+    stage = _stage(params["stageArn"])
+    session = _session(stage, params["sessionId"])
+    participant = session.participants.filter(participant_id=params["participantId"]).first()
+    if participant is None:
+        raise not_found(f"Participant not found: {params['participantId']}")
+    return {
+        "participant": {
+            **participant_summary(participant),
+            "attributes": participant.attributes,
+            "browserName": participant.browser_name,
+            "protocol": "WHIP" if participant.connections.filter(kind="PUBLISH").exists() else "UNKNOWN",
+            "replicationType": "NONE",
+        }
+    }
+
+
+@ivs_realtime.operation("ListParticipantEvents")
+def list_participant_events(params: dict) -> dict:
+    stage = _stage(params["stageArn"])
+    session = _session(stage, params["sessionId"])
+    participant = session.participants.filter(participant_id=params["participantId"]).first()
+    if participant is None:
+        raise not_found(f"Participant not found: {params['participantId']}")
+
+    def render(items) -> list[dict]:
+        return [
+            {
+                "name": e.name,
+                "participantId": participant.participant_id,
+                "eventTime": e.event_time,
+                **({"remoteParticipantId": e.remote_participant_id} if e.remote_participant_id else {}),
+                **({"errorCode": e.error_code} if e.error_code else {}),
+            }
+            for e in items
+        ]
+
+    return listing(participant.events.order_by("event_time", "id"), params, "events", render, 50)
+
+
+@ivs_realtime.operation("DisconnectParticipant")
+def disconnect_participant(params: dict) -> dict:
+    stage = _stage(params["stageArn"])
+    participant = stage.participants.filter(participant_id=params["participantId"]).first()
+    if participant is None:
+        raise not_found(f"Participant not found: {params['participantId']}")
+    stages.disconnect_participant(participant=participant, reason=params.get("reason", ""))
+    return {}
+
+
+def _session_shape(session: StageSession) -> dict:
+    shape = {"sessionId": session.session_id, "startTime": session.start_time}
+    if session.end_time:
+        shape["endTime"] = session.end_time
+    return shape
+
+
+@ivs_realtime.operation("GetStageSession")
+def get_stage_session(params: dict) -> dict:
+    return {"stageSession": _session_shape(_session(_stage(params["stageArn"]), params["sessionId"]))}
+
+
+@ivs_realtime.operation("ListStageSessions")
+def list_stage_sessions(params: dict) -> dict:
+    sessions = _stage(params["stageArn"]).sessions.order_by("-start_time", "-id")
+    return listing(sessions, params, "stageSessions", lambda items: [_session_shape(s) for s in items], 50)
+
+
+# --- Public keys --------------------------------------------------------------------------
+
+
+def _public_key_shape(key: PublicKey) -> dict:
+    return {
+        "arn": key.arn,
+        "name": key.name,
+        "publicKeyMaterial": key.material,
+        "fingerprint": key.fingerprint,
+        "tags": key.tags,
+    }
+
+
+def _public_key(arn: str) -> PublicKey:
+    key = PublicKey.objects.filter(arn=arn).first()
+    if key is None:
+        raise not_found(f"Public key not found: {arn}")
+    return key
+
+
+@ivs_realtime.operation("ImportPublicKey")
+def import_public_key(params: dict) -> dict:
+    material = params["publicKeyMaterial"].strip() + "\n"
+    try:
+        fingerprint = tokens.fingerprint(material)
+    except (ValueError, UnsupportedAlgorithm):
+        raise validation_error("publicKeyMaterial is not a PEM public key") from None
+    if not tokens.is_p384(material):
+        raise validation_error("publicKeyMaterial must be an ECDSA P-384 key (tokens are signed with ES384)")
+    if PublicKey.objects.filter(fingerprint=fingerprint).exists():
+        raise conflict("This public key is imported already")
+    key = PublicKey.objects.create(
+        name=params.get("name", ""), material=material, fingerprint=fingerprint, tags=params.get("tags", {})
+    )
+    return {"publicKey": _public_key_shape(key)}
+
+
+@ivs_realtime.operation("GetPublicKey")
+def get_public_key(params: dict) -> dict:
+    return {"publicKey": _public_key_shape(_public_key(params["arn"]))}
+
+
+@ivs_realtime.operation("ListPublicKeys")
+def list_public_keys(params: dict) -> dict:
+    def render(items: list[PublicKey]) -> list[dict]:
+        return [{"arn": k.arn, "name": k.name, "tags": k.tags} for k in items]
+
+    return listing(PublicKey.objects.order_by("id"), params, "publicKeys", render, 50)
+
+
+@ivs_realtime.operation("DeletePublicKey")
+def delete_public_key(params: dict) -> dict:
+    _public_key(params["arn"]).delete()
+    return {}

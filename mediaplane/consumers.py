@@ -1,0 +1,47 @@
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from mediaplane.models import Participant
+from mediaplane.services import stages
+
+
+class StageEventsConsumer(AsyncJsonWebsocketConsumer):
+    """The stage's event socket (the token's events_url): who is on stage and who
+    publishes, as it happens. Any valid token of the stage may listen."""
+
+    async def connect(self):
+        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
+        try:
+            self.participant = await database_sync_to_async(self._authorize)(token)
+        except stages.StageError as exc:
+            await self.accept()
+            await self.send_json({"type": "error", "status": exc.status, "message": exc.message})
+            await self.close(code=4000 + exc.status)
+            return
+        self.group = stages.events_group(self.participant.stage.resource_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "stage.snapshot", "participants": await self._snapshot()})
+
+    def _authorize(self, token: str) -> Participant:
+        try:
+            return stages.authorize(token, stage_id=None, capability="SUBSCRIBE")
+        except stages.StageError:
+            return stages.authorize(token, stage_id=None, capability="PUBLISH")
+
+    @database_sync_to_async
+    def _snapshot(self) -> list[dict]:
+        connected = Participant.objects.filter(stage=self.participant.stage, state=Participant.State.CONNECTED)
+        return [stages.participant_shape(p) for p in connected]
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        await self.send_json({"type": "error", "status": 405, "message": "This socket only sends events."})
+
+    async def participant_event(self, event):
+        await self.send_json(event)

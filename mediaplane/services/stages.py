@@ -1,0 +1,398 @@
+"""Stages on the local plane: participant tokens, WHIP publishing and WHEP viewing
+through Janus VideoRoom, participant state and events, removal by a host.
+
+Every change to a participant goes through here; the API operations, the WHIP/WHEP
+views, Janus's event callbacks and the Celery reapers all call these functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from mediaplane import sdp, tokens
+from mediaplane.drivers import janus
+from mediaplane.models import Participant, ParticipantEvent, Stage, StageSession, WebRtcConnection, random_id
+
+log = logging.getLogger(__name__)
+Event = ParticipantEvent.Name
+LAYERS = {"low": 0, "medium": 1, "high": 2}
+
+
+class StageError(Exception):
+    """A refusal to show to a WHIP/WHEP client: HTTP status and message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def events_group(stage_id: str) -> str:
+    return f"stage-events-{stage_id}"
+
+
+def participant_shape(participant: Participant) -> dict:
+    return {
+        "participantId": participant.participant_id,
+        "userId": participant.user_id,
+        "attributes": participant.attributes,
+        "published": participant.published,
+        "state": participant.state or Participant.State.DISCONNECTED,
+    }
+
+
+def _event(participant: Participant, name: str, *, remote: str = "", error_code: str = "", detail: str = "") -> None:
+    """Record a participant event and tell everyone on the stage's event socket."""
+    event = ParticipantEvent.objects.create(
+        participant=participant,
+        name=name,
+        event_time=timezone.now(),
+        remote_participant_id=remote,
+        error_code=error_code,
+        detail=detail[:200],
+    )
+    layer = get_channel_layer()
+    if layer is None or name in (Event.SUBSCRIBE_STARTED, Event.SUBSCRIBE_STOPPED):
+        return  # viewers' own subscriptions are nobody else's business
+    participant.refresh_from_db(fields=["published", "state"])
+    async_to_sync(layer.group_send)(
+        events_group(participant.stage.resource_id),
+        {
+            "type": "participant.event",
+            "event": name,
+            "eventTime": event.event_time.isoformat(),
+            "errorCode": error_code,
+            "detail": event.detail,
+            "participant": participant_shape(participant),
+        },
+    )
+
+
+# --- Tokens -----------------------------------------------------------------------------
+
+
+def create_participant_token(
+    *,
+    stage: Stage,
+    user_id: str = "",
+    attributes: dict | None = None,
+    capabilities: list[str] | None = None,
+    duration_minutes: int = 720,
+) -> tuple[Participant, str]:
+    """A signed token for one participant (its id is the token's jti)."""
+    capabilities = capabilities if capabilities is not None else ["PUBLISH", "SUBSCRIBE"]
+    now = timezone.now()
+    participant = Participant.objects.create(
+        participant_id=random_id(12),
+        stage=stage,
+        user_id=user_id,
+        attributes=attributes or {},
+        can_publish="PUBLISH" in capabilities,
+        can_subscribe="SUBSCRIBE" in capabilities,
+        expires_at=now + dt.timedelta(minutes=duration_minutes),
+    )
+    token = tokens.issue(
+        participant_id=participant.participant_id,
+        stage_arn=stage.arn,
+        stage_id=stage.resource_id,
+        user_id=user_id,
+        attributes=participant.attributes,
+        capabilities=capabilities,
+        issued_at=now,
+        expires_at=participant.expires_at,
+    )
+    return participant, token
+
+
+def authorize(token: str, *, stage_id: str | None, capability: str) -> Participant:
+    """The participant a bearer token stands for, if it may `capability` on the stage.
+
+    401: no token, forged, expired. 403: revoked, another stage, or without the capability.
+    """
+    try:
+        claims = tokens.verify(token)
+    except tokens.TokenError as exc:
+        raise StageError(exc.status, str(exc)) from None
+    if stage_id is not None and claims.stage_id != stage_id:
+        raise StageError(403, "The token is for another stage")
+    stage = Stage.objects.filter(arn=claims.stage_arn, resource_id=claims.stage_id).first()
+    if stage is None:
+        raise StageError(403, "The token's stage does not exist (any more)")
+    participant = Participant.objects.filter(participant_id=claims.participant_id).first()
+    if participant is None:
+        # A token the application signed itself with an imported key: first use.
+        try:
+            participant = Participant.objects.create(
+                participant_id=claims.participant_id,
+                stage=stage,
+                user_id=claims.user_id,
+                attributes=claims.attributes,
+                can_publish=claims.can_publish,
+                can_subscribe=claims.can_subscribe,
+                expires_at=claims.expires_at,
+            )
+        except IntegrityError:
+            participant = Participant.objects.get(participant_id=claims.participant_id)
+    if participant.stage_id != stage.pk:
+        raise StageError(403, "The token is for another stage")
+    if participant.revoked_at:
+        raise StageError(403, "This participant was removed from the stage; the token is no longer accepted")
+    allowed = participant.can_publish if capability == "PUBLISH" else participant.can_subscribe
+    if not allowed:
+        name = Event.PUBLISH_ERROR if capability == "PUBLISH" else Event.SUBSCRIBE_ERROR
+        _event(participant, name, error_code="INSUFFICIENT_CAPABILITIES")
+        raise StageError(403, f"The token does not allow {capability.lower()}")
+    return participant
+
+
+# --- Joining and leaving ------------------------------------------------------------------
+
+
+def _join(participant: Participant, user_agent: str) -> None:
+    """Put the participant in the stage's active session (starting one if needed)."""
+    stage = participant.stage
+    now = timezone.now()
+    with transaction.atomic():
+        session = stage.active_session()
+        if session is None:
+            try:
+                with transaction.atomic():
+                    session = StageSession.objects.create(stage=stage, start_time=now)
+            except IntegrityError:  # another participant started it at the same moment
+                session = stage.active_session()
+        first_time = participant.state != Participant.State.CONNECTED
+        participant.session = session
+        participant.state = Participant.State.CONNECTED
+        participant.first_join_time = participant.first_join_time or now
+        participant.browser_name = participant.browser_name or _browser(user_agent)
+        participant.save(update_fields=["session", "state", "first_join_time", "browser_name"])
+    if first_time:
+        _event(participant, Event.JOINED)
+
+
+def _browser(user_agent: str) -> str:
+    for name in ("Firefox", "Edg", "Chrome", "Safari"):
+        if name in user_agent:
+            return {"Edg": "Edge"}.get(name, name)
+    return user_agent.split("/", 1)[0][:40] if user_agent else ""
+
+
+def _room(stage: Stage) -> None:
+    janus.ensure_room(
+        room=stage.resource_id,
+        secret=stage.room_secret,
+        publishers=settings.STAGE_MAX_PUBLISHERS,
+        description=stage.name,
+    )
+
+
+def publish(*, participant: Participant, offer: str, user_agent: str = "") -> tuple[WebRtcConnection, str]:
+    """WHIP: join the stage's room as a publisher with the client's offer; returns the answer."""
+    stage = participant.stage
+    if participant.connections.filter(kind=WebRtcConnection.Kind.PUBLISH, ended_at__isnull=True).exists():
+        _event(participant, Event.PUBLISH_ERROR, error_code="INVALID_INPUT", detail="already publishing")
+        raise StageError(409, "This participant is already publishing; DELETE that session first")
+    publishing = WebRtcConnection.objects.filter(
+        participant__stage=stage, kind=WebRtcConnection.Kind.PUBLISH, ended_at__isnull=True
+    ).count()
+    if publishing >= settings.STAGE_MAX_PUBLISHERS:
+        _event(participant, Event.PUBLISH_ERROR, error_code="QUOTA_EXCEEDED")
+        raise StageError(409, f"The stage already has {settings.STAGE_MAX_PUBLISHERS} publishers, its maximum")
+    try:
+        _room(stage)
+        handle = janus.Handle.open()
+    except janus.JanusError as exc:
+        log.error("Janus unavailable for WHIP on %s: %s", stage.resource_id, exc)
+        raise StageError(503, "The real-time media server is not available; try again shortly") from exc
+    try:
+        _, answer = handle.message(
+            {
+                "request": "joinandconfigure",
+                "ptype": "publisher",
+                "room": stage.resource_id,
+                "id": participant.participant_id,
+                "display": participant.attributes.get("username") or participant.user_id or participant.participant_id,
+                "audio": True,
+                "video": True,
+            },
+            jsep={"type": "offer", "sdp": offer},
+        )
+    except janus.JanusError as exc:
+        handle.close()
+        _event(participant, Event.PUBLISH_ERROR, error_code="INVALID_INPUT", detail=str(exc))
+        raise StageError(400 if exc.code not in (None, 436) else 409, f"Publishing failed: {exc}") from exc
+    if not answer or answer.get("type") != "answer":
+        handle.close()
+        raise StageError(400, "The media server produced no answer for this offer")
+    connection = WebRtcConnection.objects.create(
+        participant=participant,
+        kind=WebRtcConnection.Kind.PUBLISH,
+        janus_session_id=handle.session_id,
+        janus_handle_id=handle.handle_id,
+        media_ids=sdp.media_ids(offer),
+    )
+    _join(participant, user_agent)
+    return connection, answer["sdp"]
+
+
+def subscribe(
+    *, participant: Participant, remote_participant_id: str, layer: str = "high", user_agent: str = ""
+) -> tuple[WebRtcConnection, str]:
+    """WHEP: an offer carrying one publisher's media (the client answers with PATCH)."""
+    stage = participant.stage
+    remote = Participant.objects.filter(participant_id=remote_participant_id, stage=stage).first()
+    is_publishing = (
+        remote is not None
+        and remote.connections.filter(kind=WebRtcConnection.Kind.PUBLISH, ended_at__isnull=True, media_up=True).exists()
+    )
+    if not is_publishing:
+        _event(participant, Event.SUBSCRIBE_ERROR, remote=remote_participant_id, error_code="PUBLISHER_NOT_FOUND")
+        raise StageError(404, f"Participant {remote_participant_id} is not publishing on this stage")
+    if layer not in LAYERS:
+        raise StageError(400, f"layer must be one of {', '.join(LAYERS)}")
+    try:
+        handle = janus.Handle.open()
+    except janus.JanusError as exc:
+        raise StageError(503, "The real-time media server is not available; try again shortly") from exc
+    try:
+        _, offer = handle.message(
+            {
+                "request": "join",
+                "ptype": "subscriber",
+                "room": stage.resource_id,
+                "streams": [{"feed": remote_participant_id}],
+                "use_msid": True,
+            }
+        )
+        handle.message({"request": "configure", "substream": LAYERS[layer]})
+    except janus.JanusError as exc:
+        handle.close()
+        _event(
+            participant,
+            Event.SUBSCRIBE_ERROR,
+            remote=remote_participant_id,
+            error_code="PUBLISHER_NOT_FOUND",
+            detail=str(exc),
+        )
+        raise StageError(404, f"Subscribing failed: {exc}") from exc
+    connection = WebRtcConnection.objects.create(
+        participant=participant,
+        kind=WebRtcConnection.Kind.SUBSCRIBE,
+        remote_participant_id=remote_participant_id,
+        janus_session_id=handle.session_id,
+        janus_handle_id=handle.handle_id,
+        media_ids=sdp.media_ids(offer["sdp"]),
+    )
+    _join(participant, user_agent)
+    return connection, offer["sdp"]
+
+
+def _handle(connection: WebRtcConnection) -> janus.Handle:
+    return janus.Handle(connection.janus_session_id, connection.janus_handle_id)
+
+
+def accept_answer(*, connection: WebRtcConnection, answer: str) -> None:
+    """WHEP: the viewer's answer to our offer starts the media."""
+    try:
+        _handle(connection).message({"request": "start"}, jsep={"type": "answer", "sdp": answer})
+    except janus.JanusError as exc:
+        raise StageError(400, f"The answer was refused: {exc}") from exc
+
+
+def set_layer(*, connection: WebRtcConnection, layer: str) -> None:
+    """WHEP: switch the simulcast layer the viewer receives (e.g. small tile -> low)."""
+    if layer not in LAYERS:
+        raise StageError(400, f"layer must be one of {', '.join(LAYERS)}")
+    try:
+        _handle(connection).message({"request": "configure", "substream": LAYERS[layer]})
+    except janus.JanusError as exc:
+        raise StageError(409, f"The layer could not be changed: {exc}") from exc
+
+
+def trickle(*, connection: WebRtcConnection, fragment: str) -> None:
+    candidates, completed = sdp.parse_trickle_fragment(fragment, connection.media_ids)
+    try:
+        _handle(connection).trickle(candidates, completed)
+    except janus.JanusError as exc:
+        raise StageError(409, f"The candidates were refused: {exc}") from exc
+
+
+def end_connection(connection: WebRtcConnection, *, detail: str = "") -> None:
+    """Tear a WHIP/WHEP session down (DELETE, hangup, removal) and record what stopped."""
+    with transaction.atomic():
+        updated = WebRtcConnection.objects.filter(pk=connection.pk, ended_at__isnull=True).update(
+            ended_at=timezone.now()
+        )
+    janus.destroy_session(connection.janus_session_id)
+    if not updated:
+        return  # ended already
+    participant = connection.participant
+    if connection.kind == WebRtcConnection.Kind.PUBLISH:
+        if connection.media_up:
+            _event(participant, Event.PUBLISH_STOPPED, detail=detail)
+        Participant.objects.filter(pk=participant.pk).update(published=False)
+    elif connection.media_up:
+        _event(participant, Event.SUBSCRIBE_STOPPED, remote=connection.remote_participant_id, detail=detail)
+    if not participant.connections.filter(ended_at__isnull=True).exists():
+        _leave(participant, detail)
+
+
+def _leave(participant: Participant, detail: str) -> None:
+    participant.refresh_from_db()
+    if participant.state != Participant.State.CONNECTED:
+        return
+    participant.state = Participant.State.DISCONNECTED
+    participant.save(update_fields=["state"])
+    _event(participant, Event.LEFT, detail=detail)
+    session = participant.session
+    if session and not session.participants.filter(state=Participant.State.CONNECTED).exists():
+        StageSession.objects.filter(pk=session.pk, end_time__isnull=True).update(end_time=timezone.now())
+
+
+def media_up(*, janus_session_id: int) -> None:
+    """Janus reports the connection's media flowing (ICE + DTLS done)."""
+    connection = WebRtcConnection.objects.filter(janus_session_id=janus_session_id, ended_at__isnull=True).first()
+    if connection is None or connection.media_up:
+        return
+    connection.media_up = True
+    connection.save(update_fields=["media_up"])
+    participant = connection.participant
+    if connection.kind == WebRtcConnection.Kind.PUBLISH:
+        Participant.objects.filter(pk=participant.pk).update(published=True)
+        _event(participant, Event.PUBLISH_STARTED)
+    else:
+        _event(participant, Event.SUBSCRIBE_STARTED, remote=connection.remote_participant_id)
+
+
+def connection_lost(*, janus_session_id: int, reason: str) -> None:
+    """Janus hung up (ICE failed, DTLS alert, client gone) or destroyed the session."""
+    for connection in WebRtcConnection.objects.filter(janus_session_id=janus_session_id, ended_at__isnull=True):
+        end_connection(connection, detail=f"connection lost: {reason}"[:200])
+
+
+def disconnect_participant(*, participant: Participant, reason: str = "") -> None:
+    """A host removes a participant: media torn down now, token refused from now on."""
+    Participant.objects.filter(pk=participant.pk).update(revoked_at=timezone.now(), revoke_reason=reason[:128])
+    detail = f"disconnected by host: {reason}" if reason else "disconnected by host"
+    for connection in participant.connections.filter(ended_at__isnull=True):
+        end_connection(connection, detail=detail)
+    with_room = participant.stage
+    try:  # also drop it from the room at once, should Janus still hold it
+        janus.kick(room=with_room.resource_id, secret=with_room.room_secret, participant_id=participant.participant_id)
+    except janus.JanusError as exc:
+        log.warning("could not kick %s from Janus: %s", participant.participant_id, exc)
+
+
+def delete_stage(stage: Stage) -> None:
+    try:
+        janus.destroy_room(room=stage.resource_id, secret=stage.room_secret)
+    except janus.JanusUnavailable:
+        log.warning("Janus unreachable while deleting stage %s; its room goes with Janus", stage.resource_id)
+    stage.delete()
