@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import subprocess
@@ -9,13 +10,28 @@ from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 
 from mediaplane import viewers
-from mediaplane.drivers import nginx
+from mediaplane.drivers import janus, nginx
 from mediaplane.models import IvsStreamSession
-from mediaplane.services import ingest
+from mediaplane.services import ingest, stages
 
 log = logging.getLogger(__name__)
+
+
+@shared_task
+def reconcile_stages() -> None:
+    """Periodic: end connections Janus lost, destroy abandoned Janus sessions, reap
+    connections that never came up, free idle rooms. Idempotent."""
+    try:
+        previous = set(cache.get("plane:janus:unknown-sessions", []))
+        unknown = stages.reconcile_with_janus(known_unknown=previous)
+        cache.set("plane:janus:unknown-sessions", sorted(unknown), timeout=600)
+        stages.reap_stalled_connections(older_than=dt.timedelta(seconds=settings.STAGE_CONNECT_TIMEOUT))
+        stages.close_idle_rooms(idle_for=dt.timedelta(seconds=settings.STAGE_IDLE_CLEANUP))
+    except janus.JanusUnavailable as exc:
+        log.warning("cannot reconcile stages: %s", exc)
 
 
 @shared_task

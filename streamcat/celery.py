@@ -14,8 +14,9 @@ def schedule_periodic_tasks(sender, **kwargs):
     from django.conf import settings
 
     from channels_app.tasks import sync_live_streams
-    from mediaplane.tasks import sample_ingest_health
+    from mediaplane.tasks import reconcile_stages, sample_ingest_health
 
     sender.add_periodic_task(settings.STREAM_SYNC_INTERVAL, sync_live_streams.s(), name="sync live streams")
     if settings.MEDIA_PLANE == "local":
         sender.add_periodic_task(settings.INGEST_SAMPLE_INTERVAL, sample_ingest_health.s(), name="sample ingest health")
+        sender.add_periodic_task(settings.STAGE_RECONCILE_INTERVAL, reconcile_stages.s(), name="reconcile stages")

@@ -157,6 +157,12 @@ JANUS_ICE_ENFORCE_LIST = env_str("STREAMCAT_JANUS_ICE_INTERFACES", "")
 # Tests and benchmarks run in a network namespace with only `lo`: let Janus use it.
 JANUS_LOOPBACK_ICE = env_bool("STREAMCAT_JANUS_LOOPBACK_ICE", False)
 STAGE_MAX_PUBLISHERS = 12
+# Seconds: a WebRTC connection must be up within STAGE_CONNECT_TIMEOUT; a stage's Janus
+# room is freed after STAGE_IDLE_CLEANUP with nobody on it; reconciliation runs every
+# STAGE_RECONCILE_INTERVAL.
+STAGE_CONNECT_TIMEOUT = env_int("STREAMCAT_STAGE_CONNECT_TIMEOUT", 30)
+STAGE_IDLE_CLEANUP = env_int("STREAMCAT_STAGE_IDLE_CLEANUP", 300)
+STAGE_RECONCILE_INTERVAL = env_int("STREAMCAT_STAGE_RECONCILE_INTERVAL", 10)
 HLS_DIR = VAR_DIR / "hls"
 HLS_FRAGMENT_SECONDS = env_int("STREAMCAT_HLS_FRAGMENT", 1)
 FFPROBE_BIN = env_str("STREAMCAT_FFPROBE", "ffprobe")

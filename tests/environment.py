@@ -24,6 +24,8 @@ for name, port in {
 # Short periods so tests see live state and health samples within seconds.
 os.environ.setdefault("STREAMCAT_STREAM_SYNC_INTERVAL", "1")
 os.environ.setdefault("STREAMCAT_INGEST_SAMPLE_INTERVAL", "2")
+os.environ.setdefault("STREAMCAT_STAGE_RECONCILE_INTERVAL", "2")
+os.environ.setdefault("STREAMCAT_STAGE_IDLE_CLEANUP", "4")
 os.environ.setdefault("STREAMCAT_MEDIA_PLANE", "local")
 # WebRTC on loopback only (see deploy/janus/loopback_ice.c); UDP ports apart from a dev run's.
 os.environ.setdefault("STREAMCAT_JANUS_LOOPBACK_ICE", "1")

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mediaplane import tokens
+from mediaplane.drivers import janus
 from mediaplane.models import Participant
 from streamcat import video
 from tests.conftest import wait_for
@@ -265,3 +266,52 @@ def test_delete_stage_is_refused_while_participants_are_connected(rt, stage):
 
     asyncio.run(scenario())
     rt.delete_stage(arn=stage["arn"])
+
+
+def test_a_janus_restart_leaves_no_ghosts(rt, stage, stack):
+    host = token(rt, stage, "PUBLISH", user_id="host")
+
+    async def publish_once():
+        peer, result = await whip_publish(host["token"])
+        assert result.status == 201, result
+        await asyncio.to_thread(
+            wait_for,
+            lambda: Participant.objects.get(participant_id=host["participantId"]).published,
+            message="publishing",
+        )
+        return peer
+
+    async def scenario():
+        peer = await publish_once()
+        await asyncio.to_thread(stack.kill, "janus")
+        await asyncio.to_thread(stack.start, ("janus",))
+        # Reconciliation notices Janus lost the session: the participant leaves.
+        await asyncio.to_thread(
+            wait_for,
+            lambda: Participant.objects.get(participant_id=host["participantId"]).state == "DISCONNECTED",
+            timeout=20,
+            message="the ghost participant to be reaped",
+        )
+        await peer.close()
+        # The stage can be joined again: its room is re-created on demand.
+        again = await publish_once()
+        await asyncio.to_thread(http, "DELETE", again.location, token=host["token"])
+        await again.close()
+
+    asyncio.run(scenario())
+    assert rt.get_stage(arn=stage["arn"])["stage"].get("activeSessionId") is None
+
+
+def test_idle_rooms_are_freed(rt, stage):
+    host = token(rt, stage, "PUBLISH")
+
+    async def scenario():
+        peer, result = await whip_publish(host["token"])
+        assert result.status == 201
+        await asyncio.to_thread(http, "DELETE", peer.location, token=host["token"])
+        await peer.close()
+
+    asyncio.run(scenario())
+    room = stage["arn"].rsplit("/", 1)[1]
+    assert janus.room_exists(room=room)
+    wait_for(lambda: not janus.room_exists(room=room), timeout=20, message="the idle room to be destroyed")

@@ -154,10 +154,10 @@ def destroy_session(session_id: int) -> None:
 
 def ensure_room(*, room: str, secret: str, publishers: int, description: str = "") -> None:
     """Create the VideoRoom for a stage unless it exists (Janus may have restarted)."""
+    if room_exists(room=room):
+        return
     handle = Handle.open()
     try:
-        if handle.request({"request": "exists", "room": room}).get("exists"):
-            return
         handle.request(
             {
                 "request": "create",
@@ -175,6 +175,14 @@ def ensure_room(*, room: str, secret: str, publishers: int, description: str = "
                 "permanent": False,
             }
         )
+    finally:
+        handle.close()
+
+
+def room_exists(*, room: str) -> bool:
+    handle = Handle.open()
+    try:
+        return bool(handle.request({"request": "exists", "room": room}).get("exists"))
     finally:
         handle.close()
 

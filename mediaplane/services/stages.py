@@ -191,6 +191,8 @@ def _room(stage: Stage) -> None:
         publishers=settings.STAGE_MAX_PUBLISHERS,
         description=stage.name,
     )
+    if not stage.room_open:
+        Stage.objects.filter(pk=stage.pk).update(room_open=True)
 
 
 def publish(*, participant: Participant, offer: str, user_agent: str = "") -> tuple[WebRtcConnection, str]:
@@ -388,6 +390,54 @@ def disconnect_participant(*, participant: Participant, reason: str = "") -> Non
         janus.kick(room=with_room.resource_id, secret=with_room.room_secret, participant_id=participant.participant_id)
     except janus.JanusError as exc:
         log.warning("could not kick %s from Janus: %s", participant.participant_id, exc)
+
+
+def reconcile_with_janus(*, known_unknown: set[int]) -> set[int]:
+    """Bring the plane's connections in line with the sessions Janus really has.
+
+    Connections Janus no longer knows (it restarted, or reaped them) end now.
+    Janus sessions the plane does not know were abandoned (a crash between
+    creating and recording one): destroyed when seen unknown on two runs in a row,
+    so a session being set up right now is left alone. Returns this run's unknown
+    sessions for the next run.
+    """
+    janus_sessions = janus.list_sessions()
+    live = WebRtcConnection.objects.filter(ended_at__isnull=True)
+    for connection in live.exclude(janus_session_id__in=janus_sessions):
+        end_connection(connection, detail="connection lost: the media server no longer has it")
+    known = set(live.values_list("janus_session_id", flat=True))
+    unknown = janus_sessions - known
+    for session_id in unknown & known_unknown:
+        log.warning("destroying abandoned Janus session %s", session_id)
+        janus.destroy_session(session_id)
+    return unknown - known_unknown
+
+
+def reap_stalled_connections(*, older_than: dt.timedelta) -> int:
+    """End connections whose media never came up (the client vanished during ICE)."""
+    stalled = WebRtcConnection.objects.filter(
+        ended_at__isnull=True, media_up=False, created_at__lt=timezone.now() - older_than
+    )
+    count = 0
+    for connection in stalled:
+        end_connection(connection, detail="connection never completed")
+        count += 1
+    return count
+
+
+def close_idle_rooms(*, idle_for: dt.timedelta) -> int:
+    """Free the Janus rooms of stages nobody has been on for a while (reopened on the next join)."""
+    cutoff = timezone.now() - idle_for
+    idle = Stage.objects.filter(room_open=True).exclude(participants__state=Participant.State.CONNECTED)
+    closed = 0
+    for stage in idle.distinct():
+        last = stage.sessions.order_by("-start_time").first()
+        if last is not None and (last.end_time is None or last.end_time > cutoff):
+            continue
+        janus.destroy_room(room=stage.resource_id, secret=stage.room_secret)
+        Stage.objects.filter(pk=stage.pk).update(room_open=False)
+        closed += 1
+    return closed
 
 
 def delete_stage(stage: Stage) -> None:
