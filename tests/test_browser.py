@@ -97,8 +97,8 @@ def test_offline_channel_page_starts_playing_by_itself(page, browser, publisher)
     expect(viewer.locator("#offline")).to_be_hidden()
     viewer.wait_for_function("document.getElementById('player').currentTime > 1", timeout=30_000)
     first = viewer.evaluate("document.getElementById('player').currentTime")
-    viewer.wait_for_timeout(2000)
-    assert viewer.evaluate("document.getElementById('player').currentTime") > first + 1
+    # Playback keeps going (a short stall while the buffer fills at start is allowed).
+    viewer.wait_for_function(f"document.getElementById('player').currentTime > {first} + 2", timeout=10_000)
     size = viewer.evaluate(
         "[document.getElementById('player').videoWidth, document.getElementById('player').videoHeight]"
     )
