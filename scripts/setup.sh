@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(redis-server nginx libnginx-mod-rtmp ffmpeg janus)
 if [[ "${STREAMCAT_SETUP_TESTS:-0}" == 1 ]]; then
-    DEB_PACKAGES+=(chromium postgresql fonts-dejavu-core)
+    DEB_PACKAGES+=(chromium postgresql fonts-dejavu-core iproute2 gcc libc6-dev)
 fi
 
 missing=()
