@@ -40,6 +40,7 @@ mkdir -p static/vendor
 cp node_modules/hls.js/dist/hls.min.js static/vendor/hls.min.js
 cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
+cp node_modules/amazon-ivs-web-broadcast/dist/amazon-ivs-web-broadcast.js static/vendor/amazon-ivs-web-broadcast.js
 # The IVS Player SDK ships CommonJS plus worker assets: bundle it for the browser.
 if [[ ! -f static/vendor/amazon-ivs-player/player.js || node_modules/amazon-ivs-player/package.json -nt static/vendor/amazon-ivs-player/player.js ]]; then
     mkdir -p static/vendor/amazon-ivs-player

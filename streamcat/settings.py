@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "accounts",
     "channels_app",
     "mediaplane",
+    "stages",
 ]
 
 MIDDLEWARE = [

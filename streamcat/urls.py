@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("_plane/", include("mediaplane.urls")),
+    path("stages/", include("stages.urls")),
     path("", include("channels_app.urls")),
 ]

@@ -165,6 +165,56 @@ def list_stream_sessions(*, channel_arn: str, max_results: int = 100) -> list[di
     return _call("ivs", "list_stream_sessions", channelArn=channel_arn, maxResults=max_results)["streamSessions"]
 
 
+# --- Stages (ivs-realtime) ------------------------------------------------------------
+
+
+def create_stage(*, name: str) -> dict:
+    return _call("ivs-realtime", "create_stage", name=name)["stage"]
+
+
+def get_stage(*, stage_arn: str) -> dict:
+    return _call("ivs-realtime", "get_stage", arn=stage_arn)["stage"]
+
+
+def delete_stage(*, stage_arn: str) -> None:
+    _call("ivs-realtime", "delete_stage", arn=stage_arn)
+
+
+def create_participant_token(
+    *, stage_arn: str, user_id: str, attributes: dict[str, str], publish: bool, duration_minutes: int = 720
+) -> dict:
+    """A token for one browser session on the stage: SUBSCRIBE always, PUBLISH for hosts."""
+    capabilities = ["PUBLISH", "SUBSCRIBE"] if publish else ["SUBSCRIBE"]
+    return _call(
+        "ivs-realtime",
+        "create_participant_token",
+        stageArn=stage_arn,
+        userId=user_id,
+        attributes=attributes,
+        capabilities=capabilities,
+        duration=duration_minutes,
+    )["participantToken"]
+
+
+def connected_participants(*, stage_arn: str) -> list[dict]:
+    """Participants connected to the stage's active session (empty when nobody is on)."""
+    session_id = get_stage(stage_arn=stage_arn).get("activeSessionId")
+    if not session_id:
+        return []
+    return _call(
+        "ivs-realtime",
+        "list_participants",
+        stageArn=stage_arn,
+        sessionId=session_id,
+        filterByState="CONNECTED",
+        maxResults=100,
+    )["participants"]
+
+
+def disconnect_participant(*, stage_arn: str, participant_id: str, reason: str) -> None:
+    _call("ivs-realtime", "disconnect_participant", stageArn=stage_arn, participantId=participant_id, reason=reason)
+
+
 # --- Ingest health ------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ go through the local media plane."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
@@ -13,9 +14,33 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from playwright.sync_api import sync_playwright
 
 from streamcat import video
 from streamcat.stack import Stack
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-background-networking",
+    "--autoplay-policy=no-user-gesture-required",
+]
+# Kept after the run (var/ is ignored by git) so people can look at the pages.
+SCREENSHOTS = settings.BASE_DIR / "var" / "test-screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the
+    # tests make between browser steps are plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 def _database_url() -> str:

@@ -1,38 +1,15 @@
 """Real browser tests: Debian's Chromium driven by Playwright against the running site."""
 
-import os
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from channels_app.models import Channel, StreamSession
 from streamcat import video
-from tests.conftest import wait_for
+from tests.conftest import SCREENSHOTS, wait_for
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--disable-background-networking",
-    "--autoplay-policy=no-user-gesture-required",
-]
-# Kept after the run (var/ is ignored by git) so people can look at the pages.
-SCREENSHOTS = settings.BASE_DIR / "var" / "test-screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the
-    # tests make between browser steps are plain synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

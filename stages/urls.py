@@ -1,0 +1,14 @@
+from django.urls import path
+
+from stages import views
+
+urlpatterns = [
+    path("", views.stage_list, name="stage_list"),
+    path("<int:pk>/", views.stage_page, name="stage"),
+    path("<int:pk>/token/", views.stage_token, name="stage_token"),
+    path("<int:pk>/participants/", views.participant_list, name="stage_participants"),
+    path(
+        "<int:pk>/participants/<str:participant_id>/remove/", views.participant_remove, name="stage_participant_remove"
+    ),
+    path("<int:pk>/delete/", views.stage_delete, name="stage_delete"),
+]

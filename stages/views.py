@@ -1,0 +1,99 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from stages import services
+from stages.forms import StageForm
+from stages.models import Stage
+from streamcat import video
+
+
+@login_required
+def stage_list(request):
+    form = StageForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                stage = services.stage_create(user=request.user, title=form.cleaned_data["title"])
+            except services.StageError as exc:
+                messages.error(request, str(exc))
+            else:
+                return redirect(stage)
+        else:
+            return render(request, "stages/list.html", _list_context(request, form), status=400)
+    return render(request, "stages/list.html", _list_context(request, form))
+
+
+def _list_context(request, form):
+    return {"stages": Stage.objects.filter(owner=request.user), "form": form}
+
+
+def stage_page(request, pk):
+    """Hosts get the studio (camera, microphone, screen, host controls); others watch."""
+    stage = get_object_or_404(Stage.objects.select_related("owner"), pk=pk)
+    as_host = stage.is_host(request.user) and request.GET.get("view") != "viewer"
+    template = "stages/host.html" if as_host else "stages/viewer.html"
+    return render(request, template, {"stage": stage})
+
+
+@require_POST
+@never_cache
+def stage_token(request, pk):
+    """A fresh participant token for this page (on load and on every reconnect)."""
+    stage = get_object_or_404(Stage, pk=pk)
+    if not request.session.session_key:
+        request.session.save()
+    try:
+        issued = services.token_for(stage=stage, user=request.user, session_key=request.session.session_key)
+    except video.VideoError as exc:
+        return JsonResponse({"error": exc.message}, status=503)
+    return JsonResponse(issued)
+
+
+def _hosted_stage(request, pk) -> Stage:
+    stage = get_object_or_404(Stage, pk=pk)
+    if not stage.is_host(request.user):
+        raise Http404
+    return stage
+
+
+@login_required
+@never_cache
+def participant_list(request, pk):
+    stage = _hosted_stage(request, pk)
+    return render(
+        request,
+        "stages/partials/participants.html",
+        {"stage": stage, "participants": services.participants(stage=stage)},
+    )
+
+
+@login_required
+@require_POST
+def participant_remove(request, pk, participant_id):
+    stage = _hosted_stage(request, pk)
+    try:
+        services.participant_remove(stage=stage, participant_id=participant_id, by=request.user.username)
+    except services.StageError as exc:
+        return HttpResponse(str(exc), status=409)
+    return render(
+        request,
+        "stages/partials/participants.html",
+        {"stage": stage, "participants": services.participants(stage=stage)},
+    )
+
+
+@login_required
+@require_POST
+def stage_delete(request, pk):
+    stage = _hosted_stage(request, pk)
+    try:
+        services.stage_delete(stage=stage)
+    except services.StageError as exc:
+        messages.error(request, str(exc))
+        return redirect(stage)
+    messages.success(request, "Stage deleted.")
+    return redirect("stage_list")

@@ -1,0 +1,139 @@
+// Host studio: pick devices, preview, go on stage (WHIP or the IVS SDK), mute,
+// camera off, share screen, leave; other hosts appear in the grid beside you.
+import { createGrid } from "./stage-grid.js";
+import { createStageClient, tokenFetcher } from "./stage-client.js";
+
+const root = document.getElementById("studio");
+const preview = document.getElementById("preview");
+const cameraSelect = document.getElementById("camera-select");
+const micSelect = document.getElementById("mic-select");
+const joinButton = document.getElementById("join");
+const leaveButton = document.getElementById("leave");
+const micButton = document.getElementById("toggle-mic");
+const cameraButton = document.getElementById("toggle-camera");
+const shareButton = document.getElementById("share-screen");
+const state = document.getElementById("stage-state");
+const errorBox = document.getElementById("studio-error");
+
+let local = null; // MediaStream from camera + microphone
+let screen = null;
+let onStage = false;
+
+function showError(message) {
+  errorBox.textContent = message;
+  errorBox.hidden = !message;
+}
+
+const stage = createStageClient(root.dataset.driver, {
+  fetchToken: await tokenFetcher(root.dataset.tokenUrl),
+  onParticipants: (participants) => grid.update(participants),
+  onRemoved: (why) => {
+    setOnStage(false);
+    showError(`You were removed from the stage (${why}).`);
+  },
+  onError: showError,
+});
+const grid = createGrid(document.getElementById("stage-grid"), stage);
+
+async function openDevices() {
+  const constraints = {
+    audio: micSelect.value ? { deviceId: { exact: micSelect.value } } : true,
+    video: cameraSelect.value
+      ? { deviceId: { exact: cameraSelect.value }, width: 1280, height: 720 }
+      : { width: 1280, height: 720 },
+  };
+  const stream = await navigator.mediaDevices.getUserMedia(constraints);
+  local?.getTracks().forEach((t) => t.stop());
+  local = stream;
+  preview.srcObject = local;
+  await listDevices();
+}
+
+async function listDevices() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  for (const [select, kind] of [[cameraSelect, "videoinput"], [micSelect, "audioinput"]]) {
+    const current = select.value || local?.getTracks().find((t) => t.kind === kind.slice(0, 5))?.getSettings().deviceId;
+    select.replaceChildren(
+      ...devices.filter((d) => d.kind === kind).map((d, i) => new Option(d.label || `${kind} ${i + 1}`, d.deviceId)),
+    );
+    if (current) select.value = current;
+  }
+}
+
+function setOnStage(value) {
+  onStage = value;
+  joinButton.hidden = value;
+  leaveButton.hidden = !value;
+  state.textContent = value ? "ON STAGE" : "OFF STAGE";
+  state.className = value ? "badge live" : "badge off";
+}
+
+joinButton.addEventListener("click", async () => {
+  joinButton.disabled = true;
+  showError("");
+  try {
+    await stage.publish(local);
+    setOnStage(true);
+  } catch (error) {
+    showError(`Could not go on stage: ${error.message}`);
+  } finally {
+    joinButton.disabled = false;
+  }
+});
+
+leaveButton.addEventListener("click", async () => {
+  await stage.unpublish();
+  setOnStage(false);
+});
+
+micButton.addEventListener("click", () => {
+  const track = local.getAudioTracks()[0];
+  track.enabled = !track.enabled;
+  micButton.textContent = track.enabled ? "Mute" : "Unmute";
+});
+
+cameraButton.addEventListener("click", () => {
+  const track = local.getVideoTracks()[0];
+  track.enabled = !track.enabled;
+  cameraButton.textContent = track.enabled ? "Camera off" : "Camera on";
+});
+
+shareButton.addEventListener("click", async () => {
+  if (screen) return stopSharing();
+  try {
+    screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
+  } catch {
+    return; // the user cancelled
+  }
+  const track = screen.getVideoTracks()[0];
+  track.addEventListener("ended", stopSharing);
+  preview.srcObject = screen;
+  if (onStage) await stage.replaceTrack(track);
+  shareButton.textContent = "Stop sharing";
+});
+
+async function stopSharing() {
+  screen?.getTracks().forEach((t) => t.stop());
+  screen = null;
+  preview.srcObject = local;
+  if (onStage) await stage.replaceTrack(local.getVideoTracks()[0]);
+  shareButton.textContent = "Share screen";
+}
+
+async function switchDevices() {
+  await openDevices();
+  if (!onStage) return;
+  await stage.replaceTrack(local.getAudioTracks()[0]);
+  if (!screen) await stage.replaceTrack(local.getVideoTracks()[0]);
+}
+cameraSelect.addEventListener("change", switchDevices);
+micSelect.addEventListener("change", switchDevices);
+
+try {
+  await openDevices();
+} catch (error) {
+  showError(`Camera or microphone unavailable: ${error.message}`);
+  joinButton.disabled = true;
+}
+await stage.join();
+window.addEventListener("pagehide", () => stage.leave());
