@@ -1,6 +1,5 @@
 """Real browser tests: Debian's Chromium driven by Playwright against the running site."""
 
-
 import pytest
 from django.conf import settings
 from playwright.sync_api import expect

@@ -1,13 +1,18 @@
 """Stages in real browsers: two Chromium hosts with fake cameras publish over WHIP, a
 third context watches both over WHEP, and the host removes a participant."""
 
+import asyncio
+import threading
+
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from stages import services
+from streamcat import video
 from tests.conftest import SCREENSHOTS, wait_for
+from tests.webrtc_clients import http, wait_until, whep_subscribe
 
 pytestmark = pytest.mark.browser
 VIDEO_PLAYING = """(figure) => {
@@ -84,3 +89,44 @@ def test_two_hosts_publish_and_a_viewer_sees_both(login):
         message="the viewer to be gone",
     )
     assert sum(p["published"] for p in services.participants(stage=stage)) == 2
+
+
+def test_a_viewer_can_receive_the_low_simulcast_layer(login):
+    """Chromium publishes three simulcast layers; a WHEP viewer asking for `low` gets
+    a quarter-size picture, and can switch up to `high` on the same connection."""
+    owner_page = login("simulcaster")
+    stage = services.stage_create(user=User.objects.get(username="simulcaster"), title="Layers")
+    owner_page.goto(stage.get_absolute_url())
+    owner_page.wait_for_function("document.getElementById('preview').videoWidth > 0")
+    owner_page.get_by_test_id("join").click()
+    expect(owner_page.get_by_test_id("stage-state")).to_have_text("ON STAGE")
+    host = wait_for(lambda: [p for p in services.participants(stage=stage) if p["published"]], message="publishing")
+    viewer_token = video.create_participant_token(stage_arn=stage.arn, user_id="probe", attributes={}, publish=False)
+
+    sizes: dict[str, set] = {}
+
+    async def watch():
+        peer, result = await whep_subscribe(viewer_token["token"], host[0]["participantId"], layer="low")
+        assert result.status == 201, result
+        # Chrome ramps its layers up over the first seconds; then the low one is held.
+        await wait_until(lambda: peer.frames > 90, timeout=20, message="frames")
+        sizes["low"] = {peer.last_size}
+        switched = await asyncio.to_thread(
+            http,
+            "PATCH",
+            peer.location,
+            token=viewer_token["token"],
+            body='{"layer": "high"}',
+            content_type="application/json",
+        )
+        assert switched.status == 204
+        await wait_until(lambda: peer.last_size[0] >= 1000, timeout=20, message="high-layer frames")
+        sizes["high"] = {peer.last_size}
+        await asyncio.to_thread(http, "DELETE", peer.location, token=viewer_token["token"])
+        await peer.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(watch()))
+    thread.start()
+    thread.join(timeout=60)
+    assert max(w for w, _ in sizes["low"]) <= 400, sizes
+    assert max(w for w, _ in sizes["high"]) >= 1000, sizes

@@ -110,6 +110,7 @@ class Peer:
     location: str = ""
     frames: int = 0
     sizes: set = field(default_factory=set)
+    last_size: tuple[int, int] = (0, 0)
     colours: list = field(default_factory=list)
     tasks: list = field(default_factory=list)
 
@@ -168,6 +169,7 @@ async def _count_frames(peer: Peer, track) -> None:
         frame = await track.recv()
         peer.frames += 1
         peer.sizes.add((frame.width, frame.height))
+        peer.last_size = (frame.width, frame.height)
         if peer.frames % 10 == 0:  # the mean luma tells which publisher's colour arrived
             peer.colours.append(mean_luma(frame))
 
