@@ -187,3 +187,60 @@ def test_ingest_metrics_come_from_cloudwatch(aws, monkeypatch):
         )
         samples = video.ingest_metrics(channel_arn=ARN, start=start, end=end)
     assert samples == [video.IngestSample(time=t1, video_bitrate=2.5e6, audio_bitrate=128000.0, framerate=30.0)]
+
+
+STAGE_ARN = "arn:aws:ivs:us-west-2:123456789012:stage/abcdABCDefgh"
+
+
+@pytest.fixture
+def aws_realtime(settings, monkeypatch):
+    settings.MEDIA_PLANE = "aws"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    video.client.cache_clear()
+    stubber = Stubber(video.client("ivs-realtime"))
+    with stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+    video.client.cache_clear()
+
+
+def test_stage_calls(aws_realtime):
+    expires = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+    aws_realtime.add_response("create_stage", {"stage": {"arn": STAGE_ARN, "name": "s"}}, {"name": "s"})
+    aws_realtime.add_response(
+        "create_participant_token",
+        {"participantToken": {"participantId": "p1", "token": "jwt", "expirationTime": expires}},
+        {
+            "stageArn": STAGE_ARN,
+            "userId": "7",
+            "attributes": {"username": "alice"},
+            "capabilities": ["PUBLISH", "SUBSCRIBE"],
+            "duration": 720,
+        },
+    )
+    aws_realtime.add_response(
+        "get_stage", {"stage": {"arn": STAGE_ARN, "activeSessionId": "st-AAAAAAAAAAAAA"}}, {"arn": STAGE_ARN}
+    )
+    aws_realtime.add_response(
+        "list_participants",
+        {"participants": [{"participantId": "p1", "userId": "7", "state": "CONNECTED", "published": True}]},
+        {"stageArn": STAGE_ARN, "sessionId": "st-AAAAAAAAAAAAA", "filterByState": "CONNECTED", "maxResults": 100},
+    )
+    aws_realtime.add_response(
+        "disconnect_participant", {}, {"stageArn": STAGE_ARN, "participantId": "p1", "reason": "removed by bob"}
+    )
+    aws_realtime.add_response("delete_stage", {}, {"arn": STAGE_ARN})
+    assert video.create_stage(name="s")["arn"] == STAGE_ARN
+    token = video.create_participant_token(
+        stage_arn=STAGE_ARN, user_id="7", attributes={"username": "alice"}, publish=True
+    )
+    assert token["participantId"] == "p1"
+    assert video.connected_participants(stage_arn=STAGE_ARN)[0]["published"] is True
+    video.disconnect_participant(stage_arn=STAGE_ARN, participant_id="p1", reason="removed by bob")
+    video.delete_stage(stage_arn=STAGE_ARN)
+
+
+def test_no_active_session_means_nobody_connected(aws_realtime):
+    aws_realtime.add_response("get_stage", {"stage": {"arn": STAGE_ARN}}, {"arn": STAGE_ARN})
+    assert video.connected_participants(stage_arn=STAGE_ARN) == []
