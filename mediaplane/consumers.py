@@ -27,9 +27,11 @@ class StageEventsConsumer(AsyncJsonWebsocketConsumer):
 
     def _authorize(self, token: str) -> Participant:
         try:
-            return stages.authorize(token, stage_id=None, capability="SUBSCRIBE")
+            participant = stages.authorize(token, stage_id=None, capability="SUBSCRIBE")
         except stages.StageError:
-            return stages.authorize(token, stage_id=None, capability="PUBLISH")
+            participant = stages.authorize(token, stage_id=None, capability="PUBLISH")
+        participant.stage  # noqa: B018 - load it here, not in the async code
+        return participant
 
     @database_sync_to_async
     def _snapshot(self) -> list[dict]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything (Debian packages incl. Chromium and PostgreSQL, PyPI, npm),
-# lint, then run the whole test suite twice, inside a network namespace with only
-# loopback: on SQLite, then on a real PostgreSQL that this script starts and stops.
+# lint, then run the whole test suite twice, inside a private network namespace: on
+# SQLite, then on a real PostgreSQL that this script starts and stops.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,15 +11,10 @@ if [[ "${STREAMCAT_IN_NETNS:-0}" != 1 ]]; then
     echo "== Lint (ruff)"
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
-    # The tests run in a private network namespace whose only interface is `lo`:
-    # every process they start, WebRTC peers included, can reach nothing but loopback.
-    if unshare --net true 2>/dev/null; then
-        exec unshare --net -- env STREAMCAT_IN_NETNS=1 bash "$0" "$@"
-    fi
-    echo "(cannot create a network namespace here: running on the host's loopback)"
-else
-    ip link set lo up
 fi
+# Everything below runs in a private network namespace (see scripts/netns.sh).
+source scripts/netns.sh
+run_in_private_network "$@"
 
 status=0
 echo "== Test suite on SQLite"

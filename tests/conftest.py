@@ -26,12 +26,14 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--disable-background-networking",
     "--autoplay-policy=no-user-gesture-required",
+    # Real host candidates (no mDNS names) on the test network.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 # Kept after the run (var/ is ignored by git) so people can look at the pages.
 SCREENSHOTS = settings.BASE_DIR / "var" / "test-screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     # Playwright's sync API keeps an event loop in this thread; the ORM calls the
     # tests make between browser steps are plain synchronous code.

@@ -27,6 +27,12 @@ os.environ.setdefault("STREAMCAT_INGEST_SAMPLE_INTERVAL", "2")
 os.environ.setdefault("STREAMCAT_STAGE_RECONCILE_INTERVAL", "2")
 os.environ.setdefault("STREAMCAT_STAGE_IDLE_CLEANUP", "4")
 os.environ.setdefault("STREAMCAT_MEDIA_PLANE", "local")
-# WebRTC on loopback only (see deploy/janus/loopback_ice.c); UDP ports apart from a dev run's.
-os.environ.setdefault("STREAMCAT_JANUS_LOOPBACK_ICE", "1")
+# WebRTC between Janus and the test peers: on the private namespace's interface when
+# scripts/test.sh made one, else on loopback (deploy/janus/loopback_ice.c; aiortc only,
+# Chromium gathers no loopback candidates).
+if os.environ.get("STREAMCAT_TEST_ICE_INTERFACE"):
+    os.environ.setdefault("STREAMCAT_JANUS_ICE_INTERFACES", os.environ["STREAMCAT_TEST_ICE_INTERFACE"])
+else:
+    os.environ.setdefault("STREAMCAT_JANUS_LOOPBACK_ICE", "1")
+    os.environ.setdefault("STREAMCAT_TEST_ICE_ADDRESS", "127.0.0.1")
 os.environ.setdefault("STREAMCAT_JANUS_RTP_PORTS", "41000-41999")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import math
+import os
 import time
 import urllib.error
 import urllib.request
@@ -14,12 +15,17 @@ from dataclasses import dataclass, field
 
 import aioice.ice
 import av
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaBlackhole
 from django.conf import settings
 
-# Gather on loopback only: the tests never send media to any other address.
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+# Gather only on the test network's address (see tests/environment.py).
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [os.environ["STREAMCAT_TEST_ICE_ADDRESS"]]
+
+
+def peer_connection() -> RTCPeerConnection:
+    # No STUN/TURN servers: aiortc would otherwise try a public STUN server.
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
 class ColourTrack(MediaStreamTrack):
@@ -121,7 +127,7 @@ class Peer:
 
 
 async def whip_publish(token: str, *, yuv=(81, 90, 240)) -> tuple[Peer, HttpResult]:
-    pc = RTCPeerConnection()
+    pc = peer_connection()
     pc.addTrack(ToneTrack())
     pc.addTrack(ColourTrack(yuv))
     await pc.setLocalDescription(await pc.createOffer())  # full gathering: candidates in the offer
@@ -140,7 +146,7 @@ async def whep_subscribe(token: str, participant_id: str, *, layer: str = "high"
     result = await asyncio.to_thread(
         http, "POST", f"/_plane/whep?participantId={participant_id}&layer={layer}", token=token
     )
-    pc = RTCPeerConnection()
+    pc = peer_connection()
     peer = Peer(pc, token, result.headers.get("location", ""))
     if result.status != 201:
         await pc.close()

@@ -1,0 +1,271 @@
+"""Glass-to-glass latency of stages through the real Janus, with aiortc peers.
+
+Publishers paint the wall clock (milliseconds, 64 black/white blocks) into every
+640x360 frame at 30 fps and publish over WHIP; viewers subscribe over WHEP, decode
+each frame and read the clock back: latency = now - painted clock. Everything runs
+on this machine over loopback, clients included, so client encoding/decoding
+competes with Janus for the same 2 cores; Janus's own CPU is read from /proc.
+
+Scenarios: 1 host -> 1 viewer; 4 hosts x 8 viewers (each viewer receives all 4);
+then 1 host with more and more viewers, until p95 passes 300 ms (bounded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from bench._env import isolate
+
+isolate("stage", 30000)
+os.environ["STREAMCAT_JANUS_LOOPBACK_ICE"] = "1"
+os.environ["STREAMCAT_JANUS_RTP_PORTS"] = "42000-43999"
+
+import django  # noqa: E402
+
+django.setup()
+
+import av  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from streamcat import video  # noqa: E402
+from streamcat.stack import Stack  # noqa: E402
+
+WIDTH, HEIGHT, FPS = 640, 360, 30
+COLS, ROWS = 16, 4
+BLOCK_W, BLOCK_H = WIDTH // COLS, HEIGHT // ROWS
+
+
+def paint(clock_ms: int) -> bytes:
+    rows = []
+    for row in range(ROWS):
+        line = b"".join((b"\xeb" if clock_ms >> (row * COLS + col) & 1 else b"\x10") * BLOCK_W for col in range(COLS))
+        rows.append(line * BLOCK_H)
+    return b"".join(rows)
+
+
+def read_clock(frame: av.VideoFrame) -> int:
+    plane = frame.planes[0]
+    data = memoryview(bytes(plane))
+    value = 0
+    for bit in range(COLS * ROWS):
+        row, col = divmod(bit, COLS)
+        y, x = row * BLOCK_H + BLOCK_H // 2, col * BLOCK_W + BLOCK_W // 2
+        if data[y * plane.line_size + x] > 128:
+            value |= 1 << bit
+    return value
+
+
+def clock_track():
+    from aiortc import MediaStreamTrack
+
+    class ClockTrack(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self):
+            super().__init__()
+            self.start = None
+            self.count = 0
+            self.chroma = bytes([128]) * (WIDTH * HEIGHT // 4)
+
+        async def recv(self):
+            if self.start is None:
+                self.start = time.monotonic()
+            self.count += 1
+            await asyncio.sleep(max(0.0, self.start + self.count / FPS - time.monotonic()))
+            frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+            luma = paint(int(time.time() * 1000))
+            plane = frame.planes[0]
+            if plane.line_size == WIDTH:
+                plane.update(luma)
+            else:
+                padded = b"".join(
+                    luma[y * WIDTH : (y + 1) * WIDTH] + bytes(plane.line_size - WIDTH) for y in range(HEIGHT)
+                )
+                plane.update(padded)
+            for chroma in frame.planes[1:]:
+                chroma.update(bytes([128]) * chroma.buffer_size)
+            frame.pts = self.count * (90000 // FPS)
+            frame.time_base = fractions.Fraction(1, 90000)
+            return frame
+
+    return ClockTrack()
+
+
+async def _publish(tokens: list[str], seconds: float) -> None:
+    from tests.webrtc_clients import RTCSessionDescription, http, peer_connection
+
+    peers = []
+    for token in tokens:
+        pc = peer_connection()
+        pc.addTrack(clock_track())
+        await pc.setLocalDescription(await pc.createOffer())
+        result = await asyncio.to_thread(
+            http, "POST", "/_plane/whip", token=token, body=pc.localDescription.sdp, content_type="application/sdp"
+        )
+        assert result.status == 201, result
+        await pc.setRemoteDescription(RTCSessionDescription(result.body, "answer"))
+        peers.append((pc, result.headers["location"], token))
+    await asyncio.sleep(seconds)
+    for pc, location, token in peers:
+        await asyncio.to_thread(http, "DELETE", location, token=token)
+        await pc.close()
+
+
+async def _view(subscriptions: list[tuple[str, str]], seconds: float, warmup: float) -> list[float]:
+    """Subscribe (token, publisher id) pairs; return latencies (ms) after the warm-up."""
+    from tests.webrtc_clients import RTCSessionDescription, http, peer_connection
+
+    latencies: list[float] = []
+    begin = time.monotonic()
+    peers = []
+
+    async def consume(track):
+        while True:
+            frame = await track.recv()
+            if time.monotonic() - begin > warmup:
+                latencies.append(time.time() * 1000 - read_clock(frame))
+
+    for token, publisher in subscriptions:
+        for _ in range(40):  # the publisher's media may not be up yet
+            result = await asyncio.to_thread(http, "POST", f"/_plane/whep?participantId={publisher}", token=token)
+            if result.status == 201:
+                break
+            await asyncio.sleep(0.25)
+        assert result.status == 201, result
+        pc = peer_connection()
+        tasks = []
+        pc.on(
+            "track",
+            lambda track, tasks=tasks: (
+                tasks.append(asyncio.ensure_future(consume(track))) if track.kind == "video" else None
+            ),
+        )
+        await pc.setRemoteDescription(RTCSessionDescription(result.body, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        answered = await asyncio.to_thread(
+            http,
+            "PATCH",
+            result.headers["location"],
+            token=token,
+            body=pc.localDescription.sdp,
+            content_type="application/sdp",
+        )
+        assert answered.status == 204, answered
+        peers.append((pc, result.headers["location"], token, tasks))
+    await asyncio.sleep(max(0.0, seconds - (time.monotonic() - begin)))
+    for pc, location, token, tasks in peers:
+        for task in tasks:
+            task.cancel()
+        await asyncio.to_thread(http, "DELETE", location, token=token)
+        await pc.close()
+    return [lat for lat in latencies if 0 <= lat < 10_000]
+
+
+def _viewer_process(subscriptions, seconds, warmup, queue):
+    import aioice.ice
+
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+    queue.put(asyncio.run(_view(subscriptions, seconds, warmup)))
+
+
+def _publisher_process(tokens, seconds):
+    import aioice.ice
+
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+    asyncio.run(_publish(tokens, seconds))
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def scenario(stack: Stack, hosts: int, viewers: int, seconds: float = 20.0, processes: int = 2) -> dict:
+    rt = video.client("ivs-realtime")
+    stage = rt.create_stage(name=f"bench-{hosts}x{viewers}")["stage"]
+
+    def token(capability: str) -> dict:
+        return rt.create_participant_token(stageArn=stage["arn"], capabilities=[capability])["participantToken"]
+
+    host_tokens = [token("PUBLISH") for _ in range(hosts)]
+    viewer_tokens = [token("SUBSCRIBE")["token"] for _ in range(viewers)]
+    publisher = multiprocessing.Process(
+        target=_publisher_process, args=([t["token"] for t in host_tokens], seconds + 15)
+    )
+    publisher.start()
+    time.sleep(2)
+    subscriptions = [(v, h["participantId"]) for v in viewer_tokens for h in host_tokens]
+    queue = multiprocessing.Queue()
+    groups = [subscriptions[i::processes] for i in range(processes) if subscriptions[i::processes]]
+    janus_pid = stack.processes["janus"].pid
+    cpu_before, wall_before = _cpu_seconds(janus_pid), time.monotonic()
+    workers = [multiprocessing.Process(target=_viewer_process, args=(g, seconds, 5.0, queue)) for g in groups]
+    for worker in workers:
+        worker.start()
+    latencies = []
+    for _ in workers:
+        latencies += queue.get(timeout=seconds + 120)
+    janus_cpu = (_cpu_seconds(janus_pid) - cpu_before) / (time.monotonic() - wall_before)
+    for worker in workers:
+        worker.join(timeout=30)
+    publisher.join(timeout=60)
+    rt.delete_stage(arn=stage["arn"])
+    latencies.sort()
+    if not latencies:
+        return {"hosts": hosts, "viewers": viewers, "frames": 0}
+    return {
+        "hosts": hosts,
+        "viewers": viewers,
+        "subscriptions": len(subscriptions),
+        "frames": len(latencies),
+        "p50": statistics.median(latencies),
+        "p95": latencies[int(len(latencies) * 0.95) - 1],
+        "max": latencies[-1],
+        "janus_cpu": janus_cpu,
+        "expected_frames": len(subscriptions) * FPS * (seconds - 5),
+    }
+
+
+def row(result: dict, name: str) -> str:
+    if not result["frames"]:
+        return f"| {name} | 0 | - | - | - | - | - |"
+    per_sub = 100 * result["janus_cpu"] / result["subscriptions"]
+    delivered = 100 * result["frames"] / result["expected_frames"]
+    return (
+        f"| {name} | {result['frames']} ({delivered:.0f}%) | {result['p50']:.0f} | {result['p95']:.0f} "
+        f"| {result['max']:.0f} | {100 * result['janus_cpu']:.0f}% | {per_sub:.1f}% |"
+    )
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
+    call_command("migrate", verbosity=0)
+    stack = Stack(var_dir=settings.VAR_DIR)
+    stack.start(parts=("redis", "janus", "nginx", "app"))
+    try:
+        print(
+            "| stage, 640x360 30 fps VP8 | frames decoded (share of sent) | p50 ms | p95 ms | max ms "
+            "| Janus CPU | Janus CPU per subscription |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        print(row(scenario(stack, 1, 1, seconds), "1 host -> 1 viewer"), flush=True)
+        print(row(scenario(stack, 4, 8, seconds), "4 hosts x 8 viewers (32 subscriptions)"), flush=True)
+        for viewers in (8, 16, 24, 32, 48):  # bounded ramp: stops at the first p95 over 300 ms
+            result = scenario(stack, 1, viewers, seconds)
+            print(row(result, f"1 host -> {viewers} viewers"), flush=True)
+            if not result["frames"] or result["p95"] > 300:
+                break
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
