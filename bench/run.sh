@@ -3,7 +3,11 @@
 # Each starts the real processes on its own ports and runtime folder; loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STREAMCAT_SETUP_TESTS=1 bash scripts/setup.sh
+if [[ "${STREAMCAT_IN_NETNS:-0}" != 1 ]]; then
+    STREAMCAT_SETUP_TESTS=1 bash scripts/setup.sh
+fi
+source scripts/netns.sh
+run_in_private_network "$@"
 mkdir -p bench/results
 {
     echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), $(date -u +%Y-%m-%d)"
@@ -13,4 +17,7 @@ mkdir -p bench/results
     echo
     echo "### HLS latency"
     .venv/bin/python -m bench.hls_latency "${BENCH_LATENCY_SECONDS:-30}"
+    echo
+    echo "### Stage (WebRTC) glass-to-glass latency"
+    .venv/bin/python -m bench.stage_latency "${BENCH_STAGE_SECONDS:-20}"
 } | tee bench/results/latest.md

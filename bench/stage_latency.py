@@ -24,7 +24,12 @@ from pathlib import Path
 from bench._env import isolate
 
 isolate("stage", 30000)
-os.environ["STREAMCAT_JANUS_LOOPBACK_ICE"] = "1"
+# WebRTC on bench/run.sh's private test network, else on loopback (see tests/environment.py).
+if os.environ.get("STREAMCAT_TEST_ICE_INTERFACE"):
+    os.environ["STREAMCAT_JANUS_ICE_INTERFACES"] = os.environ["STREAMCAT_TEST_ICE_INTERFACE"]
+else:
+    os.environ["STREAMCAT_JANUS_LOOPBACK_ICE"] = "1"
+    os.environ.setdefault("STREAMCAT_TEST_ICE_ADDRESS", "127.0.0.1")
 os.environ["STREAMCAT_JANUS_RTP_PORTS"] = "42000-43999"
 
 import django  # noqa: E402
@@ -170,16 +175,10 @@ async def _view(subscriptions: list[tuple[str, str]], seconds: float, warmup: fl
 
 
 def _viewer_process(subscriptions, seconds, warmup, queue):
-    import aioice.ice
-
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
     queue.put(asyncio.run(_view(subscriptions, seconds, warmup)))
 
 
 def _publisher_process(tokens, seconds):
-    import aioice.ice
-
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
     asyncio.run(_publish(tokens, seconds))
 
 

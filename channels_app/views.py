@@ -30,6 +30,7 @@ def dashboard(request):
     context = {"channel": channel, "form": ChannelForm(initial={"title": channel.title} if channel else None)}
     if channel:
         context["sessions"] = selectors.channel_sessions(channel)
+        context["stages"] = request.user.stages.all()[:10]
         context["ingest_server"] = video.ingest_server_url(channel.ingest_endpoint)
     return render(request, "channels_app/dashboard.html", context)
 

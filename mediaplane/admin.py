@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from mediaplane.models import IvsChannel, IvsStreamKey, IvsStreamSession
+from mediaplane.models import IvsChannel, IvsStreamKey, IvsStreamSession, Participant, ParticipantEvent
+from mediaplane.models import Stage as PlaneStage
 
 
 @admin.register(IvsChannel)
@@ -37,3 +38,32 @@ class IvsStreamSessionAdmin(admin.ModelAdmin):
         "rtmp_app",
         "publisher_address",
     )
+
+
+class ParticipantEventInline(admin.TabularInline):
+    model = ParticipantEvent
+    extra = 0
+    max_num = 0
+    can_delete = False
+    readonly_fields = ("event_time", "name", "remote_participant_id", "error_code", "detail")
+
+
+@admin.register(PlaneStage)
+class PlaneStageAdmin(admin.ModelAdmin):
+    list_display = ("resource_id", "name", "room_open", "created_at")
+    search_fields = ("resource_id", "name", "arn")
+    readonly_fields = ("resource_id", "arn", "room_open", "created_at")
+    exclude = ("room_secret",)
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ("participant_id", "stage", "user_id", "state", "published", "first_join_time", "revoked_at")
+    list_filter = ("state", "published")
+    search_fields = ("participant_id", "user_id", "stage__resource_id")
+    list_select_related = ("stage",)
+    readonly_fields = [f.name for f in Participant._meta.fields]
+    inlines = (ParticipantEventInline,)
+
+    def has_add_permission(self, request):
+        return False

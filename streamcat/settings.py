@@ -93,7 +93,9 @@ REDIS_URL = env_str("STREAMCAT_REDIS_URL", f"redis://127.0.0.1:{REDIS_PORT}")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL + "/1"]},
+        # redis-py 8 reads with a 5 s socket timeout by default, which cuts the channel
+        # layer's blocking receive (BZPOPMIN, 5 s) and drops every idle WebSocket.
+        "CONFIG": {"hosts": [{"address": REDIS_URL + "/1", "socket_timeout": 30}]},
     }
 }
 CACHES = {

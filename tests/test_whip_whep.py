@@ -105,7 +105,7 @@ def test_token_refusals(rt, stage, plane):
     other = token(rt, other_stage, "SUBSCRIBE")
     assert (
         http("POST", f"/_plane/whep?participantId={publisher_only['participantId']}", token=other["token"]).status
-        == 404
+        == 403
     )
     # The token's stage deleted: refused.
     rt.delete_stage(arn=other_stage["arn"])

@@ -249,7 +249,10 @@ def subscribe(
 ) -> tuple[WebRtcConnection, str]:
     """WHEP: an offer carrying one publisher's media (the client answers with PATCH)."""
     stage = participant.stage
-    remote = Participant.objects.filter(participant_id=remote_participant_id, stage=stage).first()
+    remote = Participant.objects.filter(participant_id=remote_participant_id).first()
+    if remote is not None and remote.stage_id != stage.pk:
+        _event(participant, Event.SUBSCRIBE_ERROR, remote=remote_participant_id, error_code="INSUFFICIENT_CAPABILITIES")
+        raise StageError(403, "The token is for another stage than this publisher's")
     is_publishing = (
         remote is not None
         and remote.connections.filter(kind=WebRtcConnection.Kind.PUBLISH, ended_at__isnull=True, media_up=True).exists()

@@ -56,6 +56,7 @@ async function send(method, url, token, body, contentType) {
 
 function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
   let token, claims, socket;
+  const ownIds = new Set(); // every participant id this page has been (tokens are re-issued)
   let publisher = null; // { pc, url }
   const subscriptions = new Map(); // participantId -> { pc, url, layer }
   const people = new Map(); // participantId -> participant
@@ -63,7 +64,7 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
   const origin = (url) => new URL(url, location.href).href;
 
   function emit() {
-    const others = [...people.values()].filter((p) => p.participantId !== claims.jti);
+    const others = [...people.values()].filter((p) => !ownIds.has(p.participantId));
     onParticipants(others);
   }
 
@@ -94,6 +95,7 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
       try {
         token = await fetchToken();
         claims = claimsOf(token);
+        ownIds.add(claims.jti);
       } catch (error) {
         onError(String(error));
       }
@@ -102,8 +104,8 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
   }
 
   return {
-    get participantId() {
-      return claims?.jti;
+    isOwn(participantId) {
+      return ownIds.has(participantId);
     },
     get canPublish() {
       return Boolean(claims?.capabilities?.allow_publish);
@@ -111,6 +113,7 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
     async join() {
       token = await fetchToken();
       claims = claimsOf(token);
+      ownIds.add(claims.jti);
       openEvents();
     },
     async publish(stream, { simulcast = true } = {}) {
@@ -207,8 +210,8 @@ function ivsDriver({ fetchToken, onParticipants, onRemoved, onError }) {
   }
 
   return {
-    get participantId() {
-      return claims?.jti;
+    isOwn(participantId) {
+      return participantId === claims?.jti;
     },
     get canPublish() {
       return Boolean(claims?.capabilities?.allow_publish);

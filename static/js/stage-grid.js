@@ -58,7 +58,7 @@ export function createGrid(container, stage, { onCount = () => {} } = {}) {
 
   return {
     update(participants) {
-      const publishing = participants.filter((p) => p.published && p.participantId !== stage.participantId);
+      const publishing = participants.filter((p) => p.published && !stage.isOwn(p.participantId));
       const ids = new Set(publishing.map((p) => p.participantId));
       for (const id of [...tiles.keys()]) if (!ids.has(id)) remove(id);
       for (const p of publishing) if (!tiles.has(p.participantId)) add(p);
