@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import logging
 import multiprocessing
 import os
 import statistics
@@ -35,6 +36,8 @@ os.environ["STREAMCAT_JANUS_RTP_PORTS"] = "42000-43999"
 import django  # noqa: E402
 
 django.setup()
+logging.getLogger("aioice").setLevel(logging.WARNING)  # one line per ICE check otherwise
+logging.getLogger("aiortc").setLevel(logging.WARNING)
 
 import av  # noqa: E402
 from django.conf import settings  # noqa: E402

@@ -63,12 +63,7 @@ def _hosted_stage(request, pk) -> Stage:
 @login_required
 @never_cache
 def participant_list(request, pk):
-    stage = _hosted_stage(request, pk)
-    return render(
-        request,
-        "stages/partials/participants.html",
-        {"stage": stage, "participants": services.participants(stage=stage)},
-    )
+    return _participants_panel(request, _hosted_stage(request, pk))
 
 
 @login_required
@@ -79,11 +74,12 @@ def participant_remove(request, pk, participant_id):
         services.participant_remove(stage=stage, participant_id=participant_id, by=request.user.username)
     except services.StageError as exc:
         return HttpResponse(str(exc), status=409)
-    return render(
-        request,
-        "stages/partials/participants.html",
-        {"stage": stage, "participants": services.participants(stage=stage)},
-    )
+    return _participants_panel(request, stage)
+
+
+def _participants_panel(request, stage: Stage):
+    context = {"stage": stage, "participants": services.participants(stage=stage)}
+    return render(request, "stages/partials/participants.html", context)
 
 
 @login_required

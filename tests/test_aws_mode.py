@@ -18,17 +18,22 @@ KEY_ARN = "arn:aws:ivs:us-west-2:123456789012:stream-key/abcdABCDefgh"
 STREAM_ID = "st-1A2b3c4D5e6F78ghij9Klmn"
 
 
-@pytest.fixture
-def aws(settings, monkeypatch):
+def _stubbed(service: str, settings, monkeypatch):
+    """AWS mode with the service's client under a Stubber; nothing pending at the end."""
     settings.MEDIA_PLANE = "aws"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     video.client.cache_clear()
-    stubber = Stubber(video.client("ivs"))
+    stubber = Stubber(video.client(service))
     with stubber:
         yield stubber
         stubber.assert_no_pending_responses()
     video.client.cache_clear()
+
+
+@pytest.fixture
+def aws(settings, monkeypatch):
+    yield from _stubbed("ivs", settings, monkeypatch)
 
 
 def test_client_targets_amazon_ivs(aws):
@@ -194,15 +199,7 @@ STAGE_ARN = "arn:aws:ivs:us-west-2:123456789012:stage/abcdABCDefgh"
 
 @pytest.fixture
 def aws_realtime(settings, monkeypatch):
-    settings.MEDIA_PLANE = "aws"
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    video.client.cache_clear()
-    stubber = Stubber(video.client("ivs-realtime"))
-    with stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-    video.client.cache_clear()
+    yield from _stubbed("ivs-realtime", settings, monkeypatch)
 
 
 def test_stage_calls(aws_realtime):

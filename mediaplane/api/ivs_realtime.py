@@ -150,13 +150,17 @@ def list_participants(params: dict) -> dict:
     return listing(participants, params, "participants", lambda items: [participant_summary(p) for p in items], 50)
 
 
-@ivs_realtime.operation("GetParticipant")
-def get_participant(params: dict) -> dict:
-    stage = _stage(params["stageArn"])
-    session = _session(stage, params["sessionId"])
+def _session_participant(params: dict) -> Participant:
+    session = _session(_stage(params["stageArn"]), params["sessionId"])
     participant = session.participants.filter(participant_id=params["participantId"]).first()
     if participant is None:
         raise not_found(f"Participant not found: {params['participantId']}")
+    return participant
+
+
+@ivs_realtime.operation("GetParticipant")
+def get_participant(params: dict) -> dict:
+    participant = _session_participant(params)
     return {
         "participant": {
             **participant_summary(participant),
@@ -170,11 +174,7 @@ def get_participant(params: dict) -> dict:
 
 @ivs_realtime.operation("ListParticipantEvents")
 def list_participant_events(params: dict) -> dict:
-    stage = _stage(params["stageArn"])
-    session = _session(stage, params["sessionId"])
-    participant = session.participants.filter(participant_id=params["participantId"]).first()
-    if participant is None:
-        raise not_found(f"Participant not found: {params['participantId']}")
+    participant = _session_participant(params)
 
     def render(items) -> list[dict]:
         return [

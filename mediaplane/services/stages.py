@@ -388,9 +388,9 @@ def disconnect_participant(*, participant: Participant, reason: str = "") -> Non
     detail = f"disconnected by host: {reason}" if reason else "disconnected by host"
     for connection in participant.connections.filter(ended_at__isnull=True):
         end_connection(connection, detail=detail)
-    with_room = participant.stage
+    stage = participant.stage
     try:  # also drop it from the room at once, should Janus still hold it
-        janus.kick(room=with_room.resource_id, secret=with_room.room_secret, participant_id=participant.participant_id)
+        janus.kick(room=stage.resource_id, secret=stage.room_secret, participant_id=participant.participant_id)
     except janus.JanusError as exc:
         log.warning("could not kick %s from Janus: %s", participant.participant_id, exc)
 
