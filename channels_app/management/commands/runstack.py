@@ -49,7 +49,7 @@ class Command(BaseCommand):
             + f"  Site:            {settings.PUBLIC_URL}/\n"
             + f"  Admin:           {settings.PUBLIC_URL}/admin/\n"
             + f"  RTMP ingest URL: {rtmp}  (stream key: on your dashboard)\n"
-            + f"  IVS API (local): {video.local_endpoint('ivs')}\n"
+            + f"  IVS API (local): {video.local_endpoint('ivs')}  and  {video.local_endpoint('ivs-realtime')}\n"
             + f"      AWS_ACCESS_KEY_ID={key_id}\n"
             + f"      AWS_SECRET_ACCESS_KEY={secret}\n"
             + f"      aws ivs list-channels --region {settings.AWS_REGION} "
