@@ -58,7 +58,7 @@ def _sdp_body(request: HttpRequest) -> str:
         raise stages.StageError(400, "The SDP is not UTF-8 text") from None
 
 
-def _created(request: HttpRequest, kind: str, connection: WebRtcConnection, sdp: str) -> HttpResponse:
+def _created(kind: str, connection: WebRtcConnection, sdp: str) -> HttpResponse:
     response = HttpResponse(sdp, status=201, content_type=SDP)
     response["Location"] = f"/_plane/{kind}/{connection.connection_id}"
     response["ETag"] = f'"{connection.connection_id}"'
@@ -84,7 +84,7 @@ def whip(request: HttpRequest) -> HttpResponse:
         )
     except stages.StageError as exc:
         return _error(exc.status, exc.message)
-    return _created(request, "whip", connection, answer)
+    return _created("whip", connection, answer)
 
 
 @csrf_exempt
@@ -113,7 +113,7 @@ def whep(request: HttpRequest) -> HttpResponse:
         )
     except stages.StageError as exc:
         return _error(exc.status, exc.message)
-    return _created(request, "whep", connection, offer)
+    return _created("whep", connection, offer)
 
 
 @csrf_exempt

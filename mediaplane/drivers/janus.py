@@ -64,14 +64,6 @@ def _admin(body: dict) -> dict:
     return _post(_admin_url(), {**body, "admin_secret": settings.JANUS_ADMIN_SECRET})
 
 
-def is_up() -> bool:
-    try:
-        _api({"janus": "ping"})
-    except JanusError:
-        return False
-    return True
-
-
 def list_sessions() -> set[int]:
     return set(_admin({"janus": "list_sessions"}).get("sessions", []))
 
