@@ -50,9 +50,9 @@ class ParticipantEventInline(admin.TabularInline):
 
 @admin.register(PlaneStage)
 class PlaneStageAdmin(admin.ModelAdmin):
-    list_display = ("resource_id", "name", "room_open", "created_at")
+    list_display = ("resource_id", "name", "room_used_at", "created_at")
     search_fields = ("resource_id", "name", "arn")
-    readonly_fields = ("resource_id", "arn", "room_open", "created_at")
+    readonly_fields = ("resource_id", "arn", "room_used_at", "created_at")
     exclude = ("room_secret",)
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 VIDEOROOM = "janus.plugin.videoroom"
+NO_SUCH_ROOM = 426
+NO_SUCH_FEED = 428
 
 
 class JanusError(Exception):
@@ -184,7 +186,7 @@ def destroy_room(*, room: str, secret: str) -> None:
     try:
         handle.request({"request": "destroy", "room": room, "secret": secret})
     except JanusError as exc:
-        if exc.code != 426:  # 426: no such room
+        if exc.code != NO_SUCH_ROOM:
             raise
     finally:
         handle.close()
@@ -195,7 +197,7 @@ def kick(*, room: str, secret: str, participant_id: str) -> None:
     try:
         handle.request({"request": "kick", "room": room, "secret": secret, "id": participant_id})
     except JanusError as exc:
-        if exc.code not in (426, 428):  # no such room / no such participant
+        if exc.code not in (NO_SUCH_ROOM, NO_SUCH_FEED):
             raise
     finally:
         handle.close()
@@ -210,7 +212,7 @@ def list_publishers(*, room: str) -> list[dict]:
             if p.get("publisher")
         ]
     except JanusError as exc:
-        if exc.code == 426:
+        if exc.code == NO_SUCH_ROOM:
             return []
         raise
     finally:

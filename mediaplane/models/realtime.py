@@ -29,7 +29,8 @@ class Stage(models.Model):
     tags = models.JSONField(default=dict, blank=True)
     # The Janus VideoRoom of this stage is named after resource_id and locked with this.
     room_secret = models.CharField(max_length=64, default=new_room_secret)
-    room_open = models.BooleanField(default=False)  # whether a Janus room should exist now
+    # Last time a join needed the Janus room; empty once the idle reaper closed it.
+    room_used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):

@@ -8,12 +8,14 @@ views, Janus's event callbacks and the Celery reapers all call these functions.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from mediaplane import sdp, tokens
@@ -185,14 +187,14 @@ def _browser(user_agent: str) -> str:
 
 
 def _room(stage: Stage) -> None:
+    # Marked used first, so the idle-room reaper leaves it alone from now on.
+    Stage.objects.filter(pk=stage.pk).update(room_used_at=timezone.now())
     janus.ensure_room(
         room=stage.resource_id,
         secret=stage.room_secret,
         publishers=settings.STAGE_MAX_PUBLISHERS,
         description=stage.name,
     )
-    if not stage.room_open:
-        Stage.objects.filter(pk=stage.pk).update(room_open=True)
 
 
 def publish(*, participant: Participant, offer: str, user_agent: str = "") -> tuple[WebRtcConnection, str]:
@@ -213,8 +215,11 @@ def publish(*, participant: Participant, offer: str, user_agent: str = "") -> tu
     except janus.JanusError as exc:
         log.error("Janus unavailable for WHIP on %s: %s", stage.resource_id, exc)
         raise StageError(503, "The real-time media server is not available; try again shortly") from exc
+    join = functools.partial(handle.message, jsep={"type": "offer", "sdp": offer})
     try:
-        _, answer = handle.message(
+        _, answer = _in_room(
+            stage,
+            join,
             {
                 "request": "joinandconfigure",
                 "ptype": "publisher",
@@ -224,7 +229,6 @@ def publish(*, participant: Participant, offer: str, user_agent: str = "") -> tu
                 "audio": True,
                 "video": True,
             },
-            jsep={"type": "offer", "sdp": offer},
         )
     except janus.JanusError as exc:
         handle.close()
@@ -267,14 +271,16 @@ def subscribe(
     except janus.JanusError as exc:
         raise StageError(503, "The real-time media server is not available; try again shortly") from exc
     try:
-        _, offer = handle.message(
+        _, offer = _in_room(
+            stage,
+            handle.message,
             {
                 "request": "join",
                 "ptype": "subscriber",
                 "room": stage.resource_id,
                 "streams": [{"feed": remote_participant_id}],
                 "use_msid": True,
-            }
+            },
         )
         handle.message({"request": "configure", "substream": LAYERS[layer]})
     except janus.JanusError as exc:
@@ -297,6 +303,17 @@ def subscribe(
     )
     _join(participant, user_agent)
     return connection, offer["sdp"]
+
+
+def _in_room(stage: Stage, request, body: dict):
+    """Send a join; if the room vanished meanwhile (reaped, Janus restarted), re-create it once."""
+    try:
+        return request(body)
+    except janus.JanusError as exc:
+        if exc.code != janus.NO_SUCH_ROOM:
+            raise
+        _room(stage)
+        return request(body)
 
 
 def _handle(connection: WebRtcConnection) -> janus.Handle:
@@ -429,17 +446,17 @@ def reap_stalled_connections(*, older_than: dt.timedelta) -> int:
 
 
 def close_idle_rooms(*, idle_for: dt.timedelta) -> int:
-    """Free the Janus rooms of stages nobody has been on for a while (reopened on the next join)."""
+    """Free the Janus rooms of stages nobody has used for a while (reopened on the next join)."""
     cutoff = timezone.now() - idle_for
-    idle = Stage.objects.filter(room_open=True).exclude(participants__state=Participant.State.CONNECTED)
+    on_stage = Participant.objects.filter(stage=OuterRef("pk"), state=Participant.State.CONNECTED)
+    recent = StageSession.objects.filter(stage=OuterRef("pk")).filter(Q(end_time__isnull=True) | Q(end_time__gt=cutoff))
+    idle = Stage.objects.filter(room_used_at__lt=cutoff).exclude(Exists(on_stage)).exclude(Exists(recent))
     closed = 0
-    for stage in idle.distinct():
-        last = stage.sessions.order_by("-start_time").first()
-        if last is not None and (last.end_time is None or last.end_time > cutoff):
-            continue
-        janus.destroy_room(room=stage.resource_id, secret=stage.room_secret)
-        Stage.objects.filter(pk=stage.pk).update(room_open=False)
-        closed += 1
+    for stage in idle:
+        # Claim the closing: a join that marked the room used meanwhile wins.
+        if Stage.objects.filter(pk=stage.pk, room_used_at__lt=cutoff).update(room_used_at=None):
+            janus.destroy_room(room=stage.resource_id, secret=stage.room_secret)
+            closed += 1
     return closed
 
 
