@@ -80,6 +80,17 @@ def test_two_hosts_publish_and_a_viewer_sees_both(login):
     expect(owner_page.get_by_test_id("participants")).to_contain_text("watcher", timeout=10_000)
     owner_page.screenshot(path=SCREENSHOTS / "stage-host.png")
 
+    # Mute and camera off act on the tracks being sent, and toggle back.
+    owner_page.click("#toggle-mic")
+    expect(owner_page.locator("#toggle-mic")).to_have_text("Unmute")
+    assert owner_page.evaluate("document.getElementById('preview').srcObject.getAudioTracks()[0].enabled") is False
+    owner_page.click("#toggle-camera")
+    expect(owner_page.locator("#toggle-camera")).to_have_text("Camera on")
+    assert owner_page.evaluate("document.getElementById('preview').srcObject.getVideoTracks()[0].enabled") is False
+    owner_page.click("#toggle-mic")
+    owner_page.click("#toggle-camera")
+    expect(owner_page.locator("#toggle-mic")).to_have_text("Mute")
+
     # The host removes the viewer: their page says so, and their token stops working.
     owner_page.on("dialog", lambda dialog: dialog.accept())
     owner_page.get_by_test_id("participants").locator("li", has_text="watcher").locator("button").click()
