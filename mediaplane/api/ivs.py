@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef
 
 from mediaplane import viewers
 from mediaplane.api.paging import listing
-from mediaplane.api.protocol import ApiError, Service, conflict, not_found
+from mediaplane.api.protocol import ApiError, Service, conflict, find, not_found
 from mediaplane.models import IvsChannel, IvsStreamEvent, IvsStreamKey, IvsStreamSession
 from mediaplane.services import ingest
 
@@ -60,17 +60,11 @@ def stream_key_shape(key: IvsStreamKey) -> dict:
 
 
 def _channel(arn: str) -> IvsChannel:
-    try:
-        return IvsChannel.objects.get(arn=arn)
-    except IvsChannel.DoesNotExist:
-        raise not_found(f"Channel not found: {arn}") from None
+    return find(IvsChannel.objects, "Channel", arn=arn)
 
 
 def _stream_key(arn: str) -> IvsStreamKey:
-    try:
-        return IvsStreamKey.objects.select_related("channel").get(arn=arn)
-    except IvsStreamKey.DoesNotExist:
-        raise not_found(f"Stream key not found: {arn}") from None
+    return find(IvsStreamKey.objects.select_related("channel"), "Stream key", arn=arn)
 
 
 def _apply_channel_fields(channel: IvsChannel, params: dict) -> None:

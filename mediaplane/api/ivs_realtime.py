@@ -7,7 +7,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from mediaplane import tokens
 from mediaplane.api.paging import listing
-from mediaplane.api.protocol import Service, conflict, not_found, validation_error
+from mediaplane.api.protocol import Service, conflict, find, validation_error
 from mediaplane.models import Participant, PublicKey, Stage, StageSession
 from mediaplane.services import stages
 
@@ -29,10 +29,7 @@ def stage_shape(stage: Stage) -> dict:
 
 
 def _stage(arn: str) -> Stage:
-    stage = Stage.objects.filter(arn=arn).first()
-    if stage is None:
-        raise not_found(f"Stage not found: {arn}")
-    return stage
+    return find(Stage.objects, "Stage", arn=arn)
 
 
 def _token_shape(participant: Participant, token: str, capabilities: list[str], duration: int) -> dict:
@@ -119,10 +116,7 @@ def create_participant_token(params: dict) -> dict:
 
 
 def _session(stage: Stage, session_id: str) -> StageSession:
-    session = stage.sessions.filter(session_id=session_id).first()
-    if session is None:
-        raise not_found(f"Stage session not found: {session_id}")
-    return session
+    return find(stage.sessions, "Stage session", session_id=session_id)
 
 
 def participant_summary(participant: Participant) -> dict:
@@ -152,10 +146,7 @@ def list_participants(params: dict) -> dict:
 
 def _session_participant(params: dict) -> Participant:
     session = _session(_stage(params["stageArn"]), params["sessionId"])
-    participant = session.participants.filter(participant_id=params["participantId"]).first()
-    if participant is None:
-        raise not_found(f"Participant not found: {params['participantId']}")
-    return participant
+    return find(session.participants, "Participant", participant_id=params["participantId"])
 
 
 @ivs_realtime.operation("GetParticipant")
@@ -194,9 +185,7 @@ def list_participant_events(params: dict) -> dict:
 @ivs_realtime.operation("DisconnectParticipant")
 def disconnect_participant(params: dict) -> dict:
     stage = _stage(params["stageArn"])
-    participant = stage.participants.filter(participant_id=params["participantId"]).first()
-    if participant is None:
-        raise not_found(f"Participant not found: {params['participantId']}")
+    participant = find(stage.participants, "Participant", participant_id=params["participantId"])
     stages.disconnect_participant(participant=participant, reason=params.get("reason", ""))
     return {}
 
@@ -233,10 +222,7 @@ def _public_key_shape(key: PublicKey) -> dict:
 
 
 def _public_key(arn: str) -> PublicKey:
-    key = PublicKey.objects.filter(arn=arn).first()
-    if key is None:
-        raise not_found(f"Public key not found: {arn}")
-    return key
+    return find(PublicKey.objects, "Public key", arn=arn)
 
 
 @ivs_realtime.operation("ImportPublicKey")

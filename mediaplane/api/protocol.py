@@ -32,6 +32,14 @@ def not_found(message: str) -> ApiError:
     return ApiError("ResourceNotFoundException", message)
 
 
+def find(queryset, what: str, **lookup):
+    """The one row matching `lookup`, or ResourceNotFoundException naming `what`."""
+    row = queryset.filter(**lookup).first()
+    if row is None:
+        raise not_found(f"{what} not found: {next(iter(lookup.values()))}")
+    return row
+
+
 def conflict(message: str) -> ApiError:
     return ApiError("ConflictException", message)
 
