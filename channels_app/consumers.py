@@ -2,7 +2,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from channels_app.models import Channel
-from channels_app.services import state_group, stream_state_event
+from channels_app.services import LIVE_LIST_GROUP, state_group, stream_state_event
 
 
 class StreamStateConsumer(AsyncJsonWebsocketConsumer):
@@ -30,3 +30,20 @@ class StreamStateConsumer(AsyncJsonWebsocketConsumer):
 
     async def stream_state(self, event):
         await self.send_json(event)
+
+
+class LiveListConsumer(AsyncJsonWebsocketConsumer):
+    """Keeps the home page's live list current: viewer counts, channels going live."""
+
+    async def connect(self):
+        await self.channel_layer.group_add(LIVE_LIST_GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(LIVE_LIST_GROUP, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        await self.send_json({"type": "error", "message": "This socket is read-only."})
+
+    async def live_event(self, event):
+        await self.send_json(event["event"])

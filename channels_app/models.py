@@ -21,7 +21,7 @@ class Channel(models.Model):
         null=True, blank=True, help_text="Start of the live broadcast; empty when offline"
     )
     last_live_at = models.DateTimeField(null=True, blank=True)
-    viewer_count = models.PositiveIntegerField(default=0, help_text="HLS viewers, as IVS counts them")
+    viewer_count = models.PositiveIntegerField(default=0, help_text="Open channel pages now (chat sockets)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,6 +55,9 @@ class StreamSession(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     ingest_configuration = models.JSONField(default=dict, blank=True)
     last_sample_at = models.DateTimeField(null=True, blank=True)
+    peak_viewers = models.PositiveIntegerField(default=0)
+    viewer_seconds = models.FloatField(default=0, help_text="Concurrent viewers integrated over time")
+    audience_at = models.DateTimeField(null=True, blank=True, help_text="When viewer_seconds was last advanced")
 
     class Meta:
         indexes = [models.Index(fields=["channel", "-started_at"])]
@@ -69,6 +72,14 @@ class StreamSession(models.Model):
     @property
     def duration(self):
         return self.ended_at - self.started_at if self.ended_at else None
+
+    @property
+    def average_viewers(self) -> float:
+        """Time-weighted mean of concurrent viewers over the broadcast so far."""
+        if self.audience_at is None:
+            return 0.0
+        elapsed = (self.audience_at - self.started_at).total_seconds()
+        return self.viewer_seconds / elapsed if elapsed > 0 else float(self.peak_viewers)
 
 
 class HealthSample(models.Model):

@@ -157,21 +157,56 @@ def sync_channel(*, channel: Channel, stream: dict | None) -> None:
         for stale in channel.sessions.filter(ended_at__isnull=True).exclude(pk=session.pk):
             _refresh_session(stale)
         _refresh_session(session)
-        viewers = stream.get("viewerCount", 0)
-        if channel.live_since != session.started_at or channel.viewer_count != viewers:
+        if channel.live_since != session.started_at:
             channel.live_since = session.started_at
             channel.last_live_at = timezone.now()
-            channel.viewer_count = viewers
-            channel.save(update_fields=["live_since", "last_live_at", "viewer_count"])
+            channel.save(update_fields=["live_since", "last_live_at"])
             _broadcast_state(channel)
+            _broadcast_live_list({"type": "live.changed"})
         return
     for session in channel.sessions.filter(ended_at__isnull=True):
         _refresh_session(session)
+    was_live = channel.is_live
     channel.live_since = None
     channel.last_live_at = timezone.now()
-    channel.viewer_count = 0
-    channel.save(update_fields=["live_since", "last_live_at", "viewer_count"])
+    channel.save(update_fields=["live_since", "last_live_at"])
     _broadcast_state(channel)
+    if was_live:
+        _broadcast_live_list({"type": "live.changed"})
+
+
+def record_audience(*, counts: dict[int, int], now: dt.datetime | None = None) -> None:
+    """Take the concurrent viewers of each channel (channel id → open pages): show
+    them on every page that displays the count, and add them to the open session's
+    peak and time-weighted average. Called every PRESENCE_INTERVAL."""
+    now = now or timezone.now()
+    changed = {}
+    for channel in Channel.objects.filter(pk__in=list(counts)) | Channel.objects.filter(viewer_count__gt=0):
+        viewers = counts.get(channel.pk, 0)
+        if channel.viewer_count != viewers:
+            channel.viewer_count = viewers
+            channel.save(update_fields=["viewer_count"])
+            _broadcast_state(channel)
+            changed[channel.slug] = viewers
+    if changed:
+        _broadcast_live_list({"type": "live.viewers", "viewers": changed})
+    open_sessions = StreamSession.objects.filter(ended_at__isnull=True, channel__live_since__isnull=False)
+    for session in open_sessions.select_related("channel"):
+        viewers = counts.get(session.channel_id, 0)
+        since = max(session.audience_at or session.started_at, session.started_at)
+        session.viewer_seconds += max((now - since).total_seconds(), 0.0) * viewers
+        session.peak_viewers = max(session.peak_viewers, viewers)
+        session.audience_at = now
+        session.save(update_fields=["viewer_seconds", "peak_viewers", "audience_at"])
+
+
+LIVE_LIST_GROUP = "live-channels"
+
+
+def _broadcast_live_list(event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(LIVE_LIST_GROUP, {"type": "live.event", "event": event})
 
 
 def _refresh_session(session: StreamSession) -> None:

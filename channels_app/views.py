@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from channels_app import selectors, services
 from channels_app.forms import ChannelForm
 from channels_app.models import Channel, StreamSession
+from chat.services import room_for_channel
 from streamcat import video
 
 
@@ -21,7 +22,7 @@ def home(request):
 
 def channel_page(request, slug):
     channel = get_object_or_404(Channel.objects.select_related("owner"), slug=slug)
-    return render(request, "channels_app/channel.html", {"channel": channel})
+    return render(request, "channels_app/channel.html", {"channel": channel, "room": room_for_channel(channel)})
 
 
 @login_required

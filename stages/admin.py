@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from stages.models import Stage
+from stages.models import Stage, StageInvite
 
 
 @admin.register(Stage)
@@ -10,3 +10,25 @@ class StageAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     readonly_fields = ("arn", "created_at")
     raw_id_fields = ("owner",)
+
+
+@admin.register(StageInvite)
+class StageInviteAdmin(admin.ModelAdmin):
+    list_display = ("user", "stage", "kind", "status", "created_by", "created_at", "expires_at")
+    list_filter = ("kind", "status")
+    search_fields = ("user__username", "stage__title")
+    list_select_related = ("user", "stage", "created_by")
+    readonly_fields = (
+        "stage",
+        "user",
+        "kind",
+        "status",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "answered_at",
+        "ended_at",
+    )
+
+    def has_add_permission(self, request):
+        return False

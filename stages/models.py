@@ -23,3 +23,60 @@ class Stage(models.Model):
 
     def is_host(self, user) -> bool:
         return user.is_authenticated and user.pk == self.owner_id
+
+    def is_guest(self, user) -> bool:
+        """A viewer whose invite or request was accepted and who has not left."""
+        return user.is_authenticated and self.invites.filter(user=user, status=StageInvite.Status.ACCEPTED).exists()
+
+
+class StageInvite(models.Model):
+    """A guest spot: a host's invite to a viewer, or a viewer's request to join.
+
+    Accepting (once, by the right person, before it expires) makes the viewer a guest:
+    the site then issues them PUBLISH tokens until a host removes them or they leave.
+    """
+
+    class Kind(models.TextChoices):
+        INVITE = "invite", "invited by a host"
+        REQUEST = "request", "asked to join"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted", "on stage as a guest"
+        DECLINED = "declined"
+        EXPIRED = "expired"
+        ENDED = "ended", "guest spot ended"
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="invites")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stage_invites")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stage", "user"], condition=models.Q(status="pending"), name="one_pending_invite"
+            ),
+            models.UniqueConstraint(
+                fields=["stage", "user"], condition=models.Q(status="accepted"), name="one_guest_spot"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} on {self.stage} ({self.status})"
+
+    def as_event(self) -> dict:
+        return {
+            "id": self.pk,
+            "kind": self.kind,
+            "userId": self.user_id,
+            "user": self.user.username,
+            "from": self.created_by.username,
+            "expiresAt": self.expires_at.isoformat(),
+        }

@@ -3,13 +3,21 @@ Every IVS call goes through streamcat.video."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from stages.models import Stage
+from chat import realtime
+from chat.services import publish, room_for_stage
+from stages.models import Stage, StageInvite
 from streamcat import video
+
+Status = StageInvite.Status
 
 
 class StageError(Exception):
@@ -37,11 +45,13 @@ def stage_delete(*, stage: Stage) -> None:
 
 
 def token_for(*, stage: Stage, user, session_key: str) -> dict:
-    """A fresh participant token for this browser: hosts publish, everyone subscribes.
+    """A fresh participant token for this browser: hosts and their guests publish,
+    everyone subscribes.
 
     Attributes carry what other participants show (username, avatar initial).
     A new token per page load or reconnect, as IVS recommends.
     """
+    may_publish = stage.is_host(user) or stage.is_guest(user)
     if user.is_authenticated:
         user_id, username = str(user.pk), user.username
     else:
@@ -50,13 +60,13 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
         stage_arn=stage.arn,
         user_id=user_id,
         attributes={"username": username, "avatar": username[:1].upper()},
-        publish=stage.is_host(user),
+        publish=may_publish,
     )
     return {
         "token": issued["token"],
         "participantId": issued["participantId"],
         "expirationTime": issued["expirationTime"].isoformat(),
-        "publish": stage.is_host(user),
+        "publish": may_publish,
     }
 
 
@@ -78,8 +88,148 @@ def participants(*, stage: Stage) -> list[dict]:
 
 
 def participant_remove(*, stage: Stage, participant_id: str, by) -> None:
-    """A host removes someone: their media stops now and their token stops working."""
+    """A host removes someone: their media stops now and their token stops working.
+    A guest removed this way loses their guest spot too."""
+    listed = {p["participantId"]: p for p in video.connected_participants(stage_arn=stage.arn)}
+    user_id = listed.get(participant_id, {}).get("userId", "")
     try:
         video.disconnect_participant(stage_arn=stage.arn, participant_id=participant_id, reason=f"removed by {by}")
     except video.VideoError as exc:
         raise StageError(f"Could not remove the participant: {exc.message}") from exc
+    if user_id.isdigit():
+        _end_guest_spot(stage, int(user_id))
+
+
+# --- Guest spots: invites from hosts and requests from viewers ------------------------
+
+
+def _user_event(stage: Stage, user_id: int, event: dict) -> None:
+    publish(room_for_stage(stage).user_group(user_id), event)
+
+
+def _expire_pending(stage: Stage) -> None:
+    stage.invites.filter(status=Status.PENDING, expires_at__lte=timezone.now()).update(status=Status.EXPIRED)
+
+
+def _pending(stage: Stage, *, user, kind, created_by) -> StageInvite:
+    _expire_pending(stage)
+    if stage.is_guest(user):
+        raise StageError(f"{user.username} is already on stage as a guest.")
+    try:
+        with transaction.atomic():
+            return StageInvite.objects.create(
+                stage=stage,
+                user=user,
+                kind=kind,
+                created_by=created_by,
+                expires_at=timezone.now() + dt.timedelta(seconds=settings.STAGE_INVITE_TTL),
+            )
+    except IntegrityError:
+        raise StageError(f"{user.username} already has an open invite or request.") from None
+
+
+def invite_viewer(*, stage: Stage, host, user_id) -> StageInvite:
+    """A host invites a logged-in viewer who is watching the stage now."""
+    if not stage.is_host(host):
+        raise StageError("Only the stage's hosts can invite people on stage.")
+    present = realtime.users_present(room_for_stage(stage).pk)
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        raise StageError("Choose a viewer to invite.") from None
+    if user_id not in present or user_id == host.pk:
+        raise StageError("That viewer is not watching this stage now.")
+    viewer = get_user_model().objects.get(pk=user_id)
+    created = _pending(stage, user=viewer, kind=StageInvite.Kind.INVITE, created_by=host)
+    _user_event(stage, user_id, {"type": "stage.invite", "invite": created.as_event()})
+    return created
+
+
+def request_to_join(*, stage: Stage, user) -> StageInvite:
+    if not user.is_authenticated:
+        raise StageError("Log in to ask to join the stage.")
+    if stage.is_host(user):
+        raise StageError("You host this stage already.")
+    request = _pending(stage, user=user, kind=StageInvite.Kind.REQUEST, created_by=user)
+    _user_event(stage, stage.owner_id, {"type": "stage.request", "invite": request.as_event()})
+    return request
+
+
+def answer(*, invite_id, user, accept: bool) -> StageInvite:
+    """Accept or decline, once. An invite is answered by the invited viewer, a request
+    by a host. Accepting makes the viewer a guest and sends them to the studio."""
+    try:
+        invite = StageInvite.objects.select_related("stage", "user", "created_by").get(pk=int(invite_id))
+    except (TypeError, ValueError, StageInvite.DoesNotExist):
+        raise StageError("There is no such invite.") from None
+    stage = invite.stage
+    allowed = invite.user_id == user.pk if invite.kind == StageInvite.Kind.INVITE else stage.is_host(user)
+    if not allowed:
+        raise StageError("This invite is not yours to answer.")
+    status = Status.ACCEPTED if accept else Status.DECLINED
+    try:
+        with transaction.atomic():
+            claimed = StageInvite.objects.filter(
+                pk=invite.pk, status=Status.PENDING, expires_at__gt=timezone.now()
+            ).update(status=status, answered_at=timezone.now())
+    except IntegrityError:
+        raise StageError(f"{invite.user.username} is already on stage as a guest.") from None
+    if not claimed:
+        raise StageError("This invite was already answered or has expired.")
+    invite.status = status
+    answered = {"type": "stage.answered", "invite": invite.as_event(), "status": status}
+    _user_event(stage, stage.owner_id, answered)
+    _user_event(stage, invite.user_id, answered)
+    if accept:
+        _user_event(stage, invite.user_id, {"type": "stage.guest", "studioUrl": stage.get_absolute_url()})
+    return invite
+
+
+def open_invites(*, stage: Stage, user) -> list[StageInvite]:
+    """What a (re)connecting page should show: a host sees pending requests, a viewer
+    the invites waiting for their answer."""
+    pending = stage.invites.filter(status=Status.PENDING, expires_at__gt=timezone.now()).select_related(
+        "user", "created_by"
+    )
+    if stage.is_host(user):
+        return list(pending.filter(kind=StageInvite.Kind.REQUEST))
+    return list(pending.filter(kind=StageInvite.Kind.INVITE, user=user)) if user.is_authenticated else []
+
+
+def audience(*, stage: Stage) -> dict:
+    """For hosts: logged-in viewers watching now, and who is on stage as a guest."""
+    present = realtime.users_present(room_for_stage(stage).pk)
+    guest_ids = set(stage.invites.filter(status=Status.ACCEPTED).values_list("user_id", flat=True))
+    viewers = [{"userId": uid, "user": name, "guest": uid in guest_ids} for uid, name in sorted(present.items())]
+    return {"type": "stage.audience", "viewers": [v for v in viewers if v["userId"] != stage.owner_id]}
+
+
+def guest_end(*, stage: Stage, user_id, by) -> None:
+    """End a guest spot: a host removes the guest, or the guest leaves. Their media
+    stops and they get no more PUBLISH tokens."""
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        raise StageError("There is no such guest.") from None
+    if not (stage.is_host(by) or by.pk == user_id):
+        raise StageError("Only the stage's hosts can remove a guest.")
+    if not _end_guest_spot(stage, user_id):
+        raise StageError("That person is not a guest on this stage.")
+    for participant in video.connected_participants(stage_arn=stage.arn):
+        if participant.get("userId") == str(user_id):
+            try:
+                video.disconnect_participant(
+                    stage_arn=stage.arn, participant_id=participant["participantId"], reason=f"guest spot ended by {by}"
+                )
+            except video.VideoError as exc:
+                if exc.code != "ResourceNotFoundException":
+                    raise StageError(f"Could not remove the guest: {exc.message}") from exc
+
+
+def _end_guest_spot(stage: Stage, user_id: int) -> bool:
+    ended = stage.invites.filter(user_id=user_id, status=Status.ACCEPTED).update(
+        status=Status.ENDED, ended_at=timezone.now()
+    )
+    if ended:
+        _user_event(stage, user_id, {"type": "stage.guest_ended", "viewerUrl": stage.get_absolute_url()})
+    return bool(ended)

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from chat.services import room_for_stage
 from stages import services
 from stages.forms import StageForm
 from stages.models import Stage
@@ -32,11 +33,13 @@ def _list_context(request, form):
 
 
 def stage_page(request, pk):
-    """Hosts get the studio (camera, microphone, screen, host controls); others watch."""
+    """Hosts and their guests get the studio (camera, microphone, screen; hosts also
+    get host controls); others watch and chat."""
     stage = get_object_or_404(Stage.objects.select_related("owner"), pk=pk)
-    as_host = stage.is_host(request.user) and request.GET.get("view") != "viewer"
-    template = "stages/host.html" if as_host else "stages/viewer.html"
-    return render(request, template, {"stage": stage})
+    is_host, is_guest = stage.is_host(request.user), stage.is_guest(request.user)
+    in_studio = (is_host or is_guest) and request.GET.get("view") != "viewer"
+    context = {"stage": stage, "room": room_for_stage(stage), "is_host": is_host, "is_guest": is_guest}
+    return render(request, "stages/host.html" if in_studio else "stages/viewer.html", context)
 
 
 @require_POST

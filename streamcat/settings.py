@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "channels_app",
     "mediaplane",
     "stages",
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -169,3 +170,17 @@ STAGE_RECONCILE_INTERVAL = env_int("STREAMCAT_STAGE_RECONCILE_INTERVAL", 10)
 HLS_DIR = VAR_DIR / "hls"
 HLS_FRAGMENT_SECONDS = env_int("STREAMCAT_HLS_FRAGMENT", 1)
 FFPROBE_BIN = env_str("STREAMCAT_FFPROBE", "ffprobe")
+
+# --- Chat and presence.
+CHAT_MAX_LENGTH = env_int("STREAMCAT_CHAT_MAX_LENGTH", 500)  # characters
+CHAT_HISTORY = 50  # messages a newcomer sees
+CHAT_REPLAY_LIMIT = 500  # most messages replayed to a reconnecting client
+# Per user and room: a burst of CHAT_RATE_BURST messages, then CHAT_RATE_PER_SECOND.
+CHAT_RATE_BURST = env_int("STREAMCAT_CHAT_RATE_BURST", 5)
+CHAT_RATE_PER_SECOND = float(env_str("STREAMCAT_CHAT_RATE_PER_SECOND", "1"))
+# Seconds: clients beat every CHAT_HEARTBEAT; a socket silent for CHAT_PRESENCE_TIMEOUT
+# stops counting; counts are published every PRESENCE_INTERVAL.
+CHAT_HEARTBEAT = env_int("STREAMCAT_CHAT_HEARTBEAT", 20)
+CHAT_PRESENCE_TIMEOUT = env_int("STREAMCAT_CHAT_PRESENCE_TIMEOUT", 60)
+PRESENCE_INTERVAL = env_int("STREAMCAT_PRESENCE_INTERVAL", 2)
+STAGE_INVITE_TTL = env_int("STREAMCAT_STAGE_INVITE_TTL", 60)  # seconds to answer an invite

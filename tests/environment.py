@@ -26,6 +26,7 @@ os.environ.setdefault("STREAMCAT_STREAM_SYNC_INTERVAL", "1")
 os.environ.setdefault("STREAMCAT_INGEST_SAMPLE_INTERVAL", "2")
 os.environ.setdefault("STREAMCAT_STAGE_RECONCILE_INTERVAL", "2")
 os.environ.setdefault("STREAMCAT_STAGE_IDLE_CLEANUP", "4")
+os.environ.setdefault("STREAMCAT_PRESENCE_INTERVAL", "1")
 os.environ.setdefault("STREAMCAT_MEDIA_PLANE", "local")
 # WebRTC between Janus and the test peers: on the private namespace's interface when
 # scripts/test.sh made one, else on loopback (deploy/janus/loopback_ice.c; aiortc only,

@@ -1,7 +1,9 @@
 // Host studio: pick devices, preview, go on stage (WHIP or the IVS SDK), mute,
 // camera off, share screen, leave; other hosts appear in the grid beside you.
+import { createChat } from "./chat.js";
 import { createGrid } from "./stage-grid.js";
 import { createStageClient, tokenFetcher } from "./stage-client.js";
+import { guestStudioControls, hostGuestControls } from "./stage-guests.js";
 
 const root = document.getElementById("studio");
 const preview = document.getElementById("preview");
@@ -128,6 +130,9 @@ async function switchDevices() {
 }
 cameraSelect.addEventListener("change", switchDevices);
 micSelect.addEventListener("change", switchDevices);
+
+const guestControls = root.dataset.role === "host" ? hostGuestControls : guestStudioControls;
+const chat = createChat(document.getElementById("chat"), { onEvent: guestControls((action) => chat.send(action)) });
 
 try {
   await openDevices();

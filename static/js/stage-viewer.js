@@ -1,6 +1,8 @@
 // Stage viewer page: every publishing host in a grid, in real time.
+import { createChat } from "./chat.js";
 import { createGrid } from "./stage-grid.js";
 import { createStageClient, tokenFetcher } from "./stage-client.js";
+import { viewerGuestControls } from "./stage-guests.js";
 
 const root = document.getElementById("viewer");
 const empty = document.getElementById("stage-empty");
@@ -24,6 +26,9 @@ const grid = createGrid(document.getElementById("stage-grid"), stage, {
     count.hidden = n === 0;
     count.textContent = `${n} ON STAGE`;
   },
+});
+const chat = createChat(document.getElementById("chat"), {
+  onEvent: viewerGuestControls((action) => chat.send(action)),
 });
 await stage.join();
 window.addEventListener("pagehide", () => stage.leave());

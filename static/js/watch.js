@@ -1,12 +1,12 @@
 // Channel page: follows the stream's live state over a WebSocket and starts or
-// stops the player by itself.
+// stops the player by itself. (The viewer count comes with the chat, chat.js.)
+import { createChat } from "./chat.js";
 import { createPlayer } from "./player.js";
 
 const root = document.getElementById("watch");
 const video = document.getElementById("player");
 const offline = document.getElementById("offline");
 const badge = document.getElementById("live-badge");
-const viewers = document.getElementById("viewer-count");
 const player = createPlayer(video, root.dataset.driver, {
   onState: (state, detail) => console.debug("player", state, detail),
 });
@@ -31,8 +31,6 @@ function connect(attempt = 0) {
     const event = JSON.parse(message.data);
     if (event.type !== "stream.state") return;
     show(event.live, event.playbackUrl);
-    viewers.hidden = !event.live;
-    viewers.textContent = `${event.viewerCount} watching`;
   };
   socket.onclose = (event) => {
     if (event.code === 4404) return; // channel gone
@@ -44,3 +42,4 @@ function connect(attempt = 0) {
 
 if (root.dataset.live === "true") show(true, root.dataset.playbackUrl);
 connect();
+createChat(document.getElementById("chat"));

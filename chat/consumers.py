@@ -1,0 +1,204 @@
+"""The chat socket of a channel or stage page: history, messages, moderation,
+presence, and (on stages) guest invites. Anyone may read; every action checks the
+user again in the service it calls."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from chat import realtime, services
+from chat.models import ChatRoom
+from chat.services import ChatError
+from stages import services as stage_services
+
+NOT_FOUND = 4404
+KICKED = 4003
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.room = await database_sync_to_async(
+            ChatRoom.objects.select_related("stage", "channel")
+            .filter(pk=self.scope["url_route"]["kwargs"]["room_id"])
+            .first
+        )()
+        if self.room is None:
+            await self.close(code=NOT_FOUND)
+            return
+        self.user = self.scope["user"]
+        self.joined = [self.room.group]
+        if self.user.is_authenticated:
+            self.joined.append(self.room.user_group(self.user.pk))
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        for event in await database_sync_to_async(self._opening_events)():
+            await self.send_json(event)
+        await self._tell_hosts_who_watches()
+
+    def _opening_events(self) -> list[dict]:
+        """Everything a page needs on (re)connect, in the order it applies it."""
+        after = parse_qs(self.scope.get("query_string", b"").decode()).get("after", [""])[0]
+        realtime.join(self.room.pk, self.channel_name, self.user.pk, getattr(self.user, "username", ""))
+        events = [
+            {
+                "type": "chat.hello",
+                "room": self.room.pk,
+                "me": {
+                    "userId": self.user.pk,
+                    "username": getattr(self.user, "username", ""),
+                    "role": services.role_of(self.user, self.room),
+                    "host": bool(self.room.stage and self.room.stage.is_host(self.user)),
+                },
+                "slowMode": self.room.slow_mode_seconds,
+                "maxLength": settings.CHAT_MAX_LENGTH,
+                "heartbeat": settings.CHAT_HEARTBEAT,
+                "viewers": realtime.count(self.room.pk),
+            },
+            services.history(room=self.room, after=int(after) if after.isdigit() else None),
+            services.sanction_event(services.active_sanction(self.user, self.room)),
+        ]
+        if self.room.stage:
+            for invite in stage_services.open_invites(stage=self.room.stage, user=self.user):
+                kind = "stage.request" if invite.kind == invite.Kind.REQUEST else "stage.invite"
+                events.append({"type": kind, "invite": invite.as_event()})
+        return events
+
+    async def disconnect(self, code):
+        if getattr(self, "room", None) is None:
+            return
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await database_sync_to_async(realtime.leave)(self.room.pk, self.channel_name)
+        await self._tell_hosts_who_watches()
+
+    async def _tell_hosts_who_watches(self):
+        """A stage's hosts see the logged-in viewers, to invite one."""
+        if self.room.stage and self.user.is_authenticated:
+            audience = await database_sync_to_async(stage_services.audience)(stage=self.room.stage)
+            await self.channel_layer.group_send(
+                self.room.user_group(self.room.owner_id), {"type": "chat.event", "text": json.dumps(audience)}
+            )
+
+    # --- From the page ---------------------------------------------------------------
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict):
+            await self.send_json({"type": "error", "code": "invalid", "message": "Send a JSON object."})
+            return
+        action = self.ACTIONS.get(content.get("type"))
+        if action is None:
+            await self.send_json({"type": "error", "code": "invalid", "message": "Unknown action."})
+            return
+        try:
+            reply = await database_sync_to_async(action)(self, content)
+        except ChatError as exc:
+            reply = exc.as_event()
+        except stage_services.StageError as exc:
+            reply = {"type": "error", "code": "stage", "message": str(exc)}
+        if reply is not None:
+            if "nonce" in content:
+                reply["nonce"] = content["nonce"]
+            await self.send_json(reply)
+
+    async def decode_json(self, text_data):
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None
+
+    def _send(self, content):
+        message = services.send_message(room=self.room, user=self.user, text=content.get("text"))
+        return {"type": "chat.sent", "id": message.pk}
+
+    def _ping(self, content):
+        realtime.heartbeat(self.room.pk, self.channel_name)
+        return {"type": "pong"}
+
+    def _delete(self, content):
+        services.delete_message(room=self.room, moderator=self.user, message_id=content.get("messageId"))
+
+    def _timeout(self, content):
+        services.timeout_user(
+            room=self.room,
+            moderator=self.user,
+            user_id=content.get("userId"),
+            minutes=content.get("minutes"),
+            reason=str(content.get("reason", "")),
+        )
+
+    def _ban(self, content):
+        services.ban_user(
+            room=self.room, moderator=self.user, user_id=content.get("userId"), reason=str(content.get("reason", ""))
+        )
+
+    def _unban(self, content):
+        services.lift_sanction(room=self.room, moderator=self.user, user_id=content.get("userId"))
+
+    def _disconnect_user(self, content):
+        services.disconnect_user(room=self.room, moderator=self.user, user_id=content.get("userId"))
+
+    def _slow_mode(self, content):
+        services.set_slow_mode(room=self.room, moderator=self.user, seconds=content.get("seconds"))
+
+    def _clear(self, content):
+        services.clear_chat(room=self.room, moderator=self.user)
+
+    def _stage(self):
+        if self.room.stage is None:
+            raise ChatError("invalid", "Guest spots exist only on stages.")
+        return self.room.stage
+
+    def _invite(self, content):
+        stage_services.invite_viewer(stage=self._stage(), host=self.user, user_id=content.get("userId"))
+
+    def _request(self, content):
+        stage_services.request_to_join(stage=self._stage(), user=self.user)
+        return {"type": "stage.requested"}
+
+    def _answer(self, content):
+        accept = content.get("accept")
+        if not isinstance(accept, bool):
+            raise ChatError("invalid", "Say accept: true or false.")
+        self._stage()
+        stage_services.answer(invite_id=content.get("inviteId"), user=self.user, accept=accept)
+
+    def _end_guest(self, content):
+        stage_services.guest_end(stage=self._stage(), user_id=content.get("userId"), by=self.user)
+
+    def _audience(self, content):
+        stage = self._stage()
+        if not stage.is_host(self.user):
+            raise ChatError("forbidden", "Only the stage's hosts see who is watching.")
+        return stage_services.audience(stage=stage)
+
+    ACTIONS = {
+        "send": _send,
+        "ping": _ping,
+        "delete": _delete,
+        "timeout": _timeout,
+        "ban": _ban,
+        "unban": _unban,
+        "disconnect": _disconnect_user,
+        "slow_mode": _slow_mode,
+        "clear": _clear,
+        "invite": _invite,
+        "request": _request,
+        "answer": _answer,
+        "end_guest": _end_guest,
+        "audience": _audience,
+    }
+
+    # --- From the channel layer ------------------------------------------------------
+
+    async def chat_event(self, event):
+        await self.send(text_data=event["text"])
+
+    async def chat_kick(self, event):
+        await self.send_json({"type": "chat.kicked", "message": "A moderator disconnected you from this chat."})
+        await self.close(code=KICKED)
