@@ -6,5 +6,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("_plane/", include("mediaplane.urls")),
     path("stages/", include("stages.urls")),
+    path("", include("chat.urls")),
     path("", include("channels_app.urls")),
 ]

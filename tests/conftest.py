@@ -12,6 +12,7 @@ import boto3
 import botocore.config
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
 from playwright.sync_api import sync_playwright
@@ -43,6 +44,29 @@ def browser():
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def login(browser, plane):
+    """Log a new browser context in (creating the user if needed); returns its page."""
+    contexts = []
+
+    def as_user(username: str):
+        context = browser.new_context(base_url=settings.PUBLIC_URL, viewport={"width": 1280, "height": 800})
+        contexts.append(context)
+        if not User.objects.filter(username=username).exists():
+            User.objects.create_user(username, password="a-very-good-password-1")
+        page = context.new_page()
+        page.goto("/accounts/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", "a-very-good-password-1")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/dashboard/")
+        return page
+
+    yield as_user
+    for context in contexts:
+        context.close()
 
 
 def _database_url() -> str:

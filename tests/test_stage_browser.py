@@ -5,7 +5,6 @@ import asyncio
 import threading
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
@@ -19,28 +18,6 @@ VIDEO_PLAYING = """(figure) => {
   const v = figure.querySelector('video');
   return v && v.videoWidth > 0 && v.currentTime > 1;
 }"""
-
-
-@pytest.fixture
-def login(browser, plane):
-    contexts = []
-
-    def as_user(username: str):
-        context = browser.new_context(base_url=settings.PUBLIC_URL, viewport={"width": 1280, "height": 800})
-        contexts.append(context)
-        if not User.objects.filter(username=username).exists():
-            User.objects.create_user(username, password="a-very-good-password-1")
-        page = context.new_page()
-        page.goto("/accounts/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", "a-very-good-password-1")
-        page.click("button[type=submit]")
-        page.wait_for_url("**/dashboard/")
-        return page
-
-    yield as_user
-    for context in contexts:
-        context.close()
 
 
 def test_two_hosts_publish_and_a_viewer_sees_both(login):
