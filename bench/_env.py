@@ -4,6 +4,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 
 def isolate(prefix: str, port_base: int) -> str:
@@ -18,3 +19,22 @@ def isolate(prefix: str, port_base: int) -> str:
     os.environ["STREAMCAT_RTMP_PORT"] = str(port_base + 35)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamcat.settings")
     return var_dir
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def with_children(pid: int) -> list[int]:
+    """A process and its direct children (nginx's master and its workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *map(int, children.read_text().split())] if children.exists() else [pid]

@@ -20,9 +20,8 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from bench._env import isolate
+from bench._env import cpu_seconds, isolate
 
 isolate("stage", 30000)
 # WebRTC on bench/run.sh's private test network, else on loopback (see tests/environment.py).
@@ -187,11 +186,6 @@ def _publisher_process(tokens, seconds):
     asyncio.run(_publish(tokens, seconds))
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def scenario(stack: Stack, hosts: int, viewers: int, seconds: float = 20.0, processes: int = 2) -> dict:
     rt = video.client("ivs-realtime")
     stage = rt.create_stage(name=f"bench-{hosts}x{viewers}")["stage"]
@@ -210,7 +204,7 @@ def scenario(stack: Stack, hosts: int, viewers: int, seconds: float = 20.0, proc
     queue = multiprocessing.Queue()
     groups = [subscriptions[i::processes] for i in range(processes) if subscriptions[i::processes]]
     janus_pid = stack.processes["janus"].pid
-    cpu_before, wall_before = _cpu_seconds(janus_pid), time.monotonic()
+    cpu_before, wall_before = cpu_seconds(janus_pid), time.monotonic()
     workers = [multiprocessing.Process(target=_viewer_process, args=(g, seconds, 5.0, queue)) for g in groups]
     for worker in workers:
         worker.start()
@@ -219,7 +213,7 @@ def scenario(stack: Stack, hosts: int, viewers: int, seconds: float = 20.0, proc
         measured_latencies, measured = queue.get(timeout=seconds + 120)
         latencies += measured_latencies
         window = max(window, measured)
-    janus_cpu = (_cpu_seconds(janus_pid) - cpu_before) / (time.monotonic() - wall_before)
+    janus_cpu = (cpu_seconds(janus_pid) - cpu_before) / (time.monotonic() - wall_before)
     for worker in workers:
         worker.join(timeout=30)
     publisher.join(timeout=60)

@@ -12,12 +12,14 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from chat import realtime, services
+from chat.fanout import fanout
 from chat.models import ChatRoom
 from chat.services import ChatError
 from stages import services as stage_services
 
 NOT_FOUND = 4404
 KICKED = 4003
+RESYNC = 4012  # events may be missing: the client reconnects and replays
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -31,12 +33,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=NOT_FOUND)
             return
         self.user = self.scope["user"]
-        self.joined = [self.room.group]
-        if self.user.is_authenticated:
-            self.joined.append(self.room.user_group(self.user.pk))
-        for group in self.joined:
+        self.groups_joined = [self.room.user_group(self.user.pk)] if self.user.is_authenticated else []
+        for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        # Join the room's fan-out before reading history, so nothing falls between
+        # the two; the client drops what it gets twice (by message id).
+        await fanout().join(self.room.pk, self._send_text, self._resync)
         for event in await database_sync_to_async(self._opening_events)():
             await self.send_json(event)
         await self._tell_hosts_who_watches()
@@ -72,8 +75,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if getattr(self, "room", None) is None:
             return
-        for group in self.joined:
+        for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+        await fanout().leave(self.room.pk, self._send_text)
         await database_sync_to_async(realtime.leave)(self.room.pk, self.channel_name)
         await self._tell_hosts_who_watches()
 
@@ -81,9 +85,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """A stage's hosts see the logged-in viewers, to invite one."""
         if self.room.stage and self.user.is_authenticated:
             audience = await database_sync_to_async(stage_services.audience)(stage=self.room.stage)
-            await self.channel_layer.group_send(
-                self.room.user_group(self.room.owner_id), {"type": "chat.event", "text": json.dumps(audience)}
-            )
+            await database_sync_to_async(services.publish_to_user)(self.room, self.room.owner_id, audience)
 
     # --- From the page ---------------------------------------------------------------
 
@@ -196,7 +198,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # --- From the channel layer ------------------------------------------------------
 
+    async def _send_text(self, text: str):
+        """Room events from the fan-out, as the JSON text they were published in."""
+        await self.base_send({"type": "websocket.send", "text": text})
+
+    async def _resync(self):
+        await self.close(code=RESYNC)
+
     async def chat_event(self, event):
+        """Events for this user only (sanctions, invites), through the channel layer."""
         await self.send(text_data=event["text"])
 
     async def chat_kick(self, event):

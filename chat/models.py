@@ -11,9 +11,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 
-def room_group(room_id: int) -> str:
-    """The channel-layer group of a room's sockets."""
-    return f"chat-{room_id}"
+def user_group(room_id: int, user_id: int) -> str:
+    """The channel-layer group of one user's sockets in one room."""
+    return f"chat-{room_id}-user-{user_id}"
 
 
 class ChatRoom(models.Model):
@@ -45,12 +45,8 @@ class ChatRoom(models.Model):
     def __str__(self):
         return f"chat of {self.channel or self.stage}"
 
-    @property
-    def group(self) -> str:
-        return room_group(self.pk)
-
     def user_group(self, user_id: int) -> str:
-        return f"chat-{self.pk}-user-{user_id}"
+        return user_group(self.pk, user_id)
 
     @cached_property
     def _blocked_pattern(self) -> re.Pattern | None:

@@ -140,6 +140,10 @@ def published_counts(counts: dict[int, int]) -> dict[int, int]:
     return changed
 
 
+def publish(channel: str, text: str) -> None:
+    _redis().publish(channel, text)
+
+
 def flush() -> None:
     """Forget all chat state in Redis (tests)."""
     _redis().flushdb()

@@ -15,7 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat import realtime
-from chat.models import ChatBan, ChatModerator, ChatRoom, Message, ModerationAction, room_group
+from chat.fanout import room_channel
+from chat.models import ChatBan, ChatModerator, ChatRoom, Message, ModerationAction, user_group
 
 Kind = ModerationAction.Kind
 MAX_TIMEOUT_MINUTES = 7 * 24 * 60
@@ -98,9 +99,18 @@ def sanction_event(sanction: ChatBan | None) -> dict:
 # --- Events ------------------------------------------------------------------------------
 
 
-def publish(group: str, event: dict) -> None:
-    """Send one event to a group's sockets. Serialised once, not once per socket."""
-    async_to_sync(get_channel_layer().group_send)(group, {"type": "chat.event", "text": json.dumps(event)})
+def publish(room: ChatRoom | int, event: dict) -> None:
+    """Send one event to every socket in a room: serialised once, published once to
+    Redis, fanned out by each ASGI process (chat.fanout)."""
+    room_id = room if isinstance(room, int) else room.pk
+    realtime.publish(room_channel(room_id), json.dumps(event))
+
+
+def publish_to_user(room: ChatRoom | int, user_id: int, event: dict) -> None:
+    """Send one event to one user's sockets in a room (sanctions, invites)."""
+    room_id = room if isinstance(room, int) else room.pk
+    text = json.dumps(event)
+    async_to_sync(get_channel_layer().group_send)(user_group(room_id, user_id), {"type": "chat.event", "text": text})
 
 
 def message_event(message: Message, role: str) -> dict:
@@ -186,7 +196,7 @@ def send_message(*, room: ChatRoom, user, text) -> Message:
     if wait:
         raise ChatError("rate_limited", f"You are sending too fast. Wait {wait:.1f} s.", retry_after=wait)
     message = Message.objects.create(room=room, user=user, text=text)
-    publish(room.group, message_event(message, role))
+    publish(room, message_event(message, role))
     return message
 
 
@@ -232,7 +242,7 @@ def delete_message(*, room: ChatRoom, moderator, message_id) -> None:
             message.deleted_at, message.deleted_by = timezone.now(), moderator
             message.save(update_fields=["deleted_at", "deleted_by"])
             _log(room, moderator, Kind.DELETE, target=message.user, message=message, detail=message.text[:200])
-    publish(room.group, {"type": "chat.delete", "ids": [message.pk]})
+    publish(room, {"type": "chat.delete", "ids": [message.pk]})
 
 
 def timeout_user(*, room: ChatRoom, moderator, user_id, minutes, reason: str = "") -> ChatBan:
@@ -258,7 +268,7 @@ def _sanction(room, moderator, target, until, reason, kind, detail) -> ChatBan:
             defaults={"until": until, "reason": str(reason)[:200], "created_by": moderator},
         )
         _log(room, moderator, kind, target=target, detail=" ".join(filter(None, [detail, str(reason)])))
-    publish(room.user_group(target.pk), sanction_event(sanction))
+    publish_to_user(room, target.pk, sanction_event(sanction))
     return sanction
 
 
@@ -268,7 +278,7 @@ def lift_sanction(*, room: ChatRoom, moderator, user_id) -> None:
     deleted, _ = ChatBan.objects.filter(room=room, user=target).delete()
     if deleted:
         _log(room, moderator, Kind.UNBAN, target=target)
-        publish(room.user_group(target.pk), sanction_event(None))
+        publish_to_user(room, target.pk, sanction_event(None))
 
 
 def disconnect_user(*, room: ChatRoom, moderator, user_id) -> None:
@@ -276,7 +286,7 @@ def disconnect_user(*, room: ChatRoom, moderator, user_id) -> None:
     _require_moderator(moderator, room)
     target = _target(room, moderator, user_id)
     _log(room, moderator, Kind.DISCONNECT, target=target)
-    async_to_sync(get_channel_layer().group_send)(room.user_group(target.pk), {"type": "chat.kick"})
+    async_to_sync(get_channel_layer().group_send)(user_group(room.pk, target.pk), {"type": "chat.kick"})
 
 
 def set_slow_mode(*, room: ChatRoom, moderator, seconds) -> None:
@@ -286,7 +296,7 @@ def set_slow_mode(*, room: ChatRoom, moderator, seconds) -> None:
     ChatRoom.objects.filter(pk=room.pk).update(slow_mode_seconds=seconds)
     room.slow_mode_seconds = seconds
     _log(room, moderator, Kind.SLOW_MODE, detail=f"{seconds} s" if seconds else "off")
-    publish(room.group, {"type": "chat.settings", "slowMode": seconds})
+    publish(room, {"type": "chat.settings", "slowMode": seconds})
 
 
 def clear_chat(*, room: ChatRoom, moderator) -> int:
@@ -294,7 +304,7 @@ def clear_chat(*, room: ChatRoom, moderator) -> int:
     with transaction.atomic():
         cleared = room.messages.filter(deleted_at__isnull=True).update(deleted_at=timezone.now(), deleted_by=moderator)
         _log(room, moderator, Kind.CLEAR, detail=f"{cleared} messages")
-    publish(room.group, {"type": "chat.clear"})
+    publish(room, {"type": "chat.clear"})
     return cleared
 
 
@@ -334,7 +344,7 @@ def publish_presence() -> None:
 
     counts = realtime.sweep()
     for room_id, viewers in realtime.published_counts(counts).items():
-        publish(room_group(room_id), {"type": "presence", "viewers": viewers})
+        publish(room_id, {"type": "presence", "viewers": viewers})
     channel_rooms = dict(
         ChatRoom.objects.filter(pk__in=list(counts), channel__isnull=False).values_list("pk", "channel_id")
     )

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import realtime
-from chat.services import publish, room_for_stage
+from chat.services import publish_to_user, room_for_stage
 from stages.models import Stage, StageInvite
 from streamcat import video
 
@@ -104,7 +104,7 @@ def participant_remove(*, stage: Stage, participant_id: str, by) -> None:
 
 
 def _user_event(stage: Stage, user_id: int, event: dict) -> None:
-    publish(room_for_stage(stage).user_group(user_id), event)
+    publish_to_user(room_for_stage(stage), user_id, event)
 
 
 def _expire_pending(stage: Stage) -> None:

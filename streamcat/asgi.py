@@ -17,3 +17,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+import sys  # noqa: E402
+
+sys.setswitchinterval(0.0005)

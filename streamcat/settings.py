@@ -19,6 +19,7 @@ LISTEN_ADDRESS = env_str("STREAMCAT_LISTEN", "127.0.0.1")
 PUBLIC_HOST = env_str("STREAMCAT_PUBLIC_HOST", "127.0.0.1")
 HTTP_PORT = env_int("STREAMCAT_HTTP_PORT", 8000)  # nginx: site, HLS, static
 APP_PORT = env_int("STREAMCAT_APP_PORT", 8001)  # ASGI server, behind nginx
+APP_WORKERS = env_int("STREAMCAT_APP_WORKERS", 2)  # ASGI processes: one per core
 RTMP_PORT = env_int("STREAMCAT_RTMP_PORT", 1935)
 NGINX_CONTROL_PORT = env_int("STREAMCAT_NGINX_CONTROL_PORT", 8002)  # loopback only
 REDIS_PORT = env_int("STREAMCAT_REDIS_PORT", 6391)

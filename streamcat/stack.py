@@ -169,6 +169,12 @@ class Stack:
                     "--forwarded-allow-ips",
                     "127.0.0.1",
                     "--no-access-log",
+                    # Compressing every chat frame once per socket costs more CPU than
+                    # the fan-out itself (bench.chat_fanout); frames are small anyway.
+                    "--ws-per-message-deflate",
+                    "false",
+                    "--workers",
+                    str(settings.APP_WORKERS),
                     "--timeout-graceful-shutdown",
                     "3",
                 ],

@@ -29,6 +29,7 @@ class ChatSocket:
             cookie = f"{settings.SESSION_COOKIE_NAME}={session_cookie(user)}"
             self.headers.append((b"cookie", cookie.encode()))
         self.seen: list[dict] = []
+        self._batched: list[dict] = []
 
     async def open(self) -> dict:
         """Connect; returns the opening events by type (hello, history, sanction)."""
@@ -36,22 +37,36 @@ class ChatSocket:
         connected, code = await self.communicator.connect(timeout=5)
         assert connected, f"refused with {code}"
         opening = {}
-        for _ in range(3):
-            event = await self.communicator.receive_json_from(timeout=5)
-            opening[event["type"]] = event
+        while len(opening) < 3:
+            event = await self.next_event()
+            if event["type"] in ("chat.hello", "chat.history", "chat.sanction"):
+                opening[event["type"]] = event
+            else:
+                self.seen.append(event)
         return opening
 
     async def send(self, **action) -> None:
         await self.communicator.send_json_to(action)
 
+    async def next_event(self, timeout: float = 5) -> dict:
+        """The next event, unpacking batches as the page does."""
+        if not self._batched:
+            event = await self.communicator.receive_json_from(timeout=timeout)
+            self._batched = event["events"] if event["type"] == "batch" else [event]
+        return self._batched.pop(0)
+
     async def expect(self, type_: str, timeout: float = 5) -> dict:
-        """The next event of this type; others that arrive first are kept in `seen`."""
+        """The next event of this type, whether it came before or after events of other
+        types (those stay in `seen` for later calls)."""
+        for index, event in enumerate(self.seen):
+            if event["type"] == type_:
+                return self.seen.pop(index)
         async with asyncio.timeout(timeout):
             while True:
-                event = await self.communicator.receive_json_from(timeout=timeout)
-                self.seen.append(event)
+                event = await self.next_event(timeout)
                 if event["type"] == type_:
                     return event
+                self.seen.append(event)
 
     async def nothing_of(self, type_: str, wait: float = 0.5) -> bool:
         """True if no event of this type arrives within `wait` seconds."""

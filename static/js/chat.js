@@ -177,12 +177,16 @@ export function createChat(root, { onEvent = () => {} } = {}) {
     };
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
-      handlers[event.type]?.(event);
-      onEvent(event);
+      // A busy room sends what queued up meanwhile as one batch.
+      for (const each of event.type === "batch" ? event.events : [event]) {
+        handlers[each.type]?.(each);
+        onEvent(each);
+      }
     };
     socket.onclose = (event) => {
       clearInterval(heartbeat);
       if (event.code === 4404 || kicked) return;
+
       status.hidden = false;
       // Capped exponential back-off with jitter, so a restart is not a stampede.
       const delay = Math.min(15000, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2);
