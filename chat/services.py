@@ -310,7 +310,8 @@ def clear_chat(*, room: ChatRoom, moderator) -> int:
 
 def set_blocked_words(*, room: ChatRoom, moderator, words: str) -> None:
     _require_moderator(moderator, room)
-    lines = sorted({w.strip() for w in words.splitlines() if w.strip()}, key=str.lower)
+    unique = {w.strip().lower(): w.strip() for w in words.splitlines() if w.strip()}  # matching ignores case
+    lines = sorted(unique.values(), key=str.lower)
     if any(len(w) > 100 for w in lines) or len(lines) > 500:
         raise ChatError("invalid", "Up to 500 blocked words or phrases, each at most 100 characters.")
     room.blocked_words = "\n".join(lines)
