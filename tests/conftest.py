@@ -17,6 +17,9 @@ from django.core.management import call_command
 from django.db import connection
 from playwright.sync_api import sync_playwright
 
+from channels_app.models import Channel
+from chat import realtime as chat_realtime
+from chat import services as chat_services
 from streamcat import video
 from streamcat.stack import Stack
 
@@ -88,6 +91,31 @@ def redis_server():
 @pytest.fixture(autouse=True)
 def _redis(redis_server):
     """Every test has the real Redis (Channels layer, cache, Celery broker)."""
+
+
+@pytest.fixture
+def fresh_chat(transactional_db):
+    """Chat tests: no rate limits, presence or slow mode left from an earlier test.
+    Transactional, because consumers reach the database from other threads."""
+    chat_realtime.flush()
+
+
+@pytest.fixture
+def alice():
+    return User.objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def channel(alice):
+    """A channel row only, for tests that need no video plane."""
+    return Channel.objects.create(
+        owner=alice, slug="alice", title="Alice live", arn="arn:aws:ivs:us-west-2:000000000000:channel/alice"
+    )
+
+
+@pytest.fixture
+def room(channel):
+    return chat_services.room_for_channel(channel)
 
 
 @pytest.fixture(scope="session")

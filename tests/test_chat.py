@@ -16,14 +16,7 @@ from tests.chat_sockets import ChatSocket
 run = asyncio.run
 
 
-@pytest.fixture(autouse=True)
-def _fresh_chat_state(transactional_db):
-    realtime.flush()
-
-
-@pytest.fixture
-def alice():
-    return User.objects.create_user("alice", password="pw-alice-123")
+pytestmark = pytest.mark.usefixtures("fresh_chat")
 
 
 @pytest.fixture
@@ -34,19 +27,6 @@ def bob():
 @pytest.fixture
 def carol():
     return User.objects.create_user("carol", password="pw-carol-123")
-
-
-@pytest.fixture
-def channel(alice):
-    # A site row only: these tests need no video plane.
-    return Channel.objects.create(
-        owner=alice, slug="alice", title="Alice live", arn="arn:aws:ivs:us-west-2:000000000000:channel/alice"
-    )
-
-
-@pytest.fixture
-def room(channel):
-    return services.room_for_channel(channel)
 
 
 def say(room, user, text):

@@ -12,29 +12,11 @@ from django.utils import timezone
 from channels_app.models import Channel
 from channels_app.roles import ensure_moderators_group
 from channels_app.services import record_audience
-from chat import realtime, services
+from chat import services
 from chat.models import ChatBan, ChatModerator, Message, ModerationAction
 from streamcat.asgi import application
 
-
-@pytest.fixture(autouse=True)
-def _fresh_chat_state(transactional_db):
-    realtime.flush()
-
-
-@pytest.fixture
-def alice():
-    return User.objects.create_user("alice", password="pw-alice-123")
-
-
-@pytest.fixture
-def channel(alice):
-    return Channel.objects.create(owner=alice, slug="alice", title="Alice", arn="arn:aws:ivs:us-west-2:0:channel/a")
-
-
-@pytest.fixture
-def room(channel):
-    return services.room_for_channel(channel)
+pytestmark = pytest.mark.usefixtures("fresh_chat")
 
 
 def test_streamer_sets_blocked_words_and_appoints_moderators(client, alice, room):

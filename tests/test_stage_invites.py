@@ -17,9 +17,7 @@ from tests.chat_sockets import ChatSocket
 run = asyncio.run
 
 
-@pytest.fixture(autouse=True)
-def _fresh_chat_state(transactional_db):
-    realtime.flush()
+pytestmark = pytest.mark.usefixtures("fresh_chat")
 
 
 @pytest.fixture

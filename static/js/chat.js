@@ -1,7 +1,9 @@
 // Live chat beside a channel or stage: history, sending, moderation tools for the
-// streamer and their moderators, viewer count. Reconnects with back-off and asks
-// for what it missed (after=<last id>), so nothing shows twice or goes missing.
+// streamer and their moderators, viewer count. Reconnects with back-off (socket.js)
+// and asks for what it missed (after=<last id>), so nothing shows twice or goes missing.
 // Every event also goes to options.onEvent (stage pages handle guest spots there).
+
+import { keepOpen } from "./socket.js";
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+/g;
 
@@ -33,7 +35,6 @@ export function createChat(root, { onEvent = () => {} } = {}) {
   let socket = null;
   let lastId = null;
   let me = null;
-  let attempt = 0;
   let heartbeat = null;
   let kicked = false;
   let nonce = 0;
@@ -168,30 +169,24 @@ export function createChat(root, { onEvent = () => {} } = {}) {
   }
 
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const after = lastId === null ? "" : `?after=${lastId}`;
-    socket = new WebSocket(`${scheme}://${location.host}${root.dataset.socketUrl}${after}`);
-    socket.onopen = () => {
-      attempt = 0;
-      status.hidden = true;
-    };
-    socket.onmessage = (message) => {
-      const event = JSON.parse(message.data);
-      // A busy room sends what queued up meanwhile as one batch.
-      for (const each of event.type === "batch" ? event.events : [event]) {
-        handlers[each.type]?.(each);
-        onEvent(each);
-      }
-    };
-    socket.onclose = (event) => {
-      clearInterval(heartbeat);
-      if (event.code === 4404 || kicked) return;
-
-      status.hidden = false;
-      // Capped exponential back-off with jitter, so a restart is not a stampede.
-      const delay = Math.min(15000, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2);
-      setTimeout(connect, delay);
-    };
+    keepOpen(() => root.dataset.socketUrl + (lastId === null ? "" : `?after=${lastId}`), {
+      onOpen: (opened) => {
+        socket = opened;
+        status.hidden = true;
+      },
+      onEvent: (event) => {
+        // A busy room sends what queued up meanwhile as one batch.
+        for (const each of event.type === "batch" ? event.events : [event]) {
+          handlers[each.type]?.(each);
+          onEvent(each);
+        }
+      },
+      onClose: () => {
+        clearInterval(heartbeat);
+        status.hidden = kicked;
+      },
+      shouldStop: () => kicked,
+    });
   }
 
   form?.addEventListener("submit", (event) => {

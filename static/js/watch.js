@@ -2,6 +2,7 @@
 // stops the player by itself. (The viewer count comes with the chat, chat.js.)
 import { createChat } from "./chat.js";
 import { createPlayer } from "./player.js";
+import { keepOpen } from "./socket.js";
 
 const root = document.getElementById("watch");
 const video = document.getElementById("player");
@@ -23,23 +24,10 @@ function show(isLive, playbackUrl) {
   else player.destroy();
 }
 
-function connect(attempt = 0) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}${root.dataset.stateUrl}`);
-  socket.onopen = () => (attempt = 0);
-  socket.onmessage = (message) => {
-    const event = JSON.parse(message.data);
-    if (event.type !== "stream.state") return;
-    show(event.live, event.playbackUrl);
-  };
-  socket.onclose = (event) => {
-    if (event.code === 4404) return; // channel gone
-    // Reconnect with capped exponential back-off and jitter.
-    const delay = Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
-    setTimeout(() => connect(attempt + 1), delay);
-  };
-}
-
 if (root.dataset.live === "true") show(true, root.dataset.playbackUrl);
-connect();
+keepOpen(root.dataset.stateUrl, {
+  onEvent: (event) => {
+    if (event.type === "stream.state") show(event.live, event.playbackUrl);
+  },
+});
 createChat(document.getElementById("chat"));
