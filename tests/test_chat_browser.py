@@ -11,6 +11,7 @@ from channels_app.models import Channel
 from chat.models import Message
 from stages import services
 from tests.conftest import SCREENSHOTS
+from tests.test_stage_browser import VIDEO_PLAYING
 
 pytestmark = pytest.mark.browser
 
@@ -93,7 +94,10 @@ def test_invited_viewer_becomes_a_publishing_guest(login, browser):
     guest_page.wait_for_function("document.getElementById('preview').videoWidth > 0")
     guest_page.get_by_test_id("join").click()
     expect(guest_page.get_by_test_id("stage-state")).to_have_text("ON STAGE")
-    expect(audience_page.get_by_test_id("stage-grid").locator(".tile")).to_have_count(2, timeout=20_000)
+    tiles = audience_page.get_by_test_id("stage-grid").locator(".tile")
+    expect(tiles).to_have_count(2, timeout=20_000)
+    guest_tile = tiles.filter(has_text="gus")
+    audience_page.wait_for_function(VIDEO_PLAYING, arg=guest_tile.element_handle(), timeout=20_000)
     expect(host_page.locator(".tile:not(.self)")).to_have_count(1, timeout=20_000)
     audience_page.screenshot(path=SCREENSHOTS / "stage-with-guest.png")
 
