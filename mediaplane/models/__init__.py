@@ -1,6 +1,14 @@
 """State of the local media plane: the IVS resources it serves."""
 
 from mediaplane.models.common import arn, key_digest, new_resource_id, random_id
+from mediaplane.models.composition import (
+    Composition,
+    CompositionDestination,
+    CompositionState,
+    DestinationState,
+    EncoderConfiguration,
+    StorageConfiguration,
+)
 from mediaplane.models.ingest import (
     IngestSample,
     IvsChannel,
@@ -19,6 +27,12 @@ from mediaplane.models.realtime import (
 )
 
 __all__ = [
+    "Composition",
+    "CompositionDestination",
+    "CompositionState",
+    "DestinationState",
+    "EncoderConfiguration",
+    "StorageConfiguration",
     "IngestSample",
     "IvsChannel",
     "IvsStreamEvent",

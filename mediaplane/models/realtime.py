@@ -139,6 +139,8 @@ class WebRtcConnection(models.Model):
     janus_session_id = models.BigIntegerField(db_index=True)
     janus_handle_id = models.BigIntegerField()
     media_ids = models.JSONField(default=list)  # mids in m-line order, to route trickled candidates
+    # For a publication: the streams Janus receives (type, mid, codec), for RTP forwarding.
+    streams = models.JSONField(default=list, blank=True)
     media_up = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -217,7 +217,7 @@ def publish(*, participant: Participant, offer: str, user_agent: str = "") -> tu
         raise StageError(503, "The real-time media server is not available; try again shortly") from exc
     join = functools.partial(handle.message, jsep={"type": "offer", "sdp": offer})
     try:
-        _, answer = _in_room(
+        joined, answer = _in_room(
             stage,
             join,
             {
@@ -243,6 +243,11 @@ def publish(*, participant: Participant, offer: str, user_agent: str = "") -> tu
         janus_session_id=handle.session_id,
         janus_handle_id=handle.handle_id,
         media_ids=sdp.media_ids(offer),
+        streams=[
+            {"type": st.get("type"), "mid": st.get("mid"), "codec": st.get("codec")}
+            for st in (joined or {}).get("streams", [])
+            if st.get("type") in ("audio", "video")
+        ],
     )
     _join(participant, user_agent)
     return connection, answer["sdp"]
