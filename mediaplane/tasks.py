@@ -15,7 +15,7 @@ from django.core.cache import cache
 from mediaplane import viewers
 from mediaplane.drivers import janus, nginx
 from mediaplane.models import IvsStreamSession
-from mediaplane.services import ingest, stages
+from mediaplane.services import compositions, ingest, stages
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,18 @@ def reconcile_stages() -> None:
         stages.close_idle_rooms(idle_for=dt.timedelta(seconds=settings.STAGE_IDLE_CLEANUP))
     except janus.JanusUnavailable as exc:
         log.warning("cannot reconcile stages: %s", exc)
+
+
+@shared_task
+def watch_compositions() -> None:
+    """Periodic and after every start/stop: keep compositions' forwarders and
+    compositor processes as their rows say. One run at a time (it spawns processes)."""
+    if not cache.add("plane:compositions:watching", 1, timeout=60):
+        return
+    try:
+        compositions.watch()
+    finally:
+        cache.delete("plane:compositions:watching")
 
 
 @shared_task

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpRe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from mediaplane.api import compositions as _compositions  # noqa: F401 - registers its operations
 from mediaplane.api import sigv4
 from mediaplane.api.ivs import ivs
 from mediaplane.api.ivs_realtime import ivs_realtime

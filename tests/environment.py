@@ -27,6 +27,8 @@ os.environ.setdefault("STREAMCAT_INGEST_SAMPLE_INTERVAL", "2")
 os.environ.setdefault("STREAMCAT_STAGE_RECONCILE_INTERVAL", "2")
 os.environ.setdefault("STREAMCAT_STAGE_IDLE_CLEANUP", "4")
 os.environ.setdefault("STREAMCAT_PRESENCE_INTERVAL", "1")
+os.environ.setdefault("STREAMCAT_COMPOSITION_WATCH_INTERVAL", "1")
+os.environ.setdefault("STREAMCAT_COMPOSITOR_RTP_PORTS", "45000-45999")
 os.environ.setdefault("STREAMCAT_MEDIA_PLANE", "local")
 # WebRTC between Janus and the test peers: on the private namespace's interface when
 # scripts/test.sh made one, else on loopback (deploy/janus/loopback_ice.c; aiortc only,

@@ -258,7 +258,13 @@ class Compositor:
         self.close()
 
     def write_status(self) -> None:
-        status = {"frames": self.frames, "inputs": len(self.inputs), "time": time.time(), "pid": os.getpid()}
+        status = {
+            "frames": self.frames,
+            "seconds": round(self.frames / float(self.fps), 1),
+            "inputs": len(self.inputs),
+            "time": time.time(),
+            "pid": os.getpid(),
+        }
         tmp = self.folder / "status.json.tmp"
         tmp.write_text(json.dumps(status))
         tmp.replace(self.folder / "status.json")

@@ -217,3 +217,65 @@ def list_publishers(*, room: str) -> list[dict]:
         raise
     finally:
         handle.close()
+
+
+# --- RTP forwarders (compositions) -----------------------------------------------------
+
+
+def rtp_forward(*, room: str, secret: str, publisher_id: str, host: str, streams: list[dict]) -> list[int]:
+    """Forward a publisher's streams as plain RTP to `host`; returns the forwarder ids.
+    Each stream: {"mid", "port", "pt"} (and "simulcast": True to get the best layer)."""
+    handle = Handle.open()
+    try:
+        reply = handle.request(
+            {
+                "request": "rtp_forward",
+                "room": room,
+                "secret": secret,
+                "admin_key": settings.JANUS_ADMIN_SECRET,
+                "publisher_id": publisher_id,
+                "host": host,
+                "host_family": "ipv4",
+                "streams": streams,
+            }
+        )
+    finally:
+        handle.close()
+    return [f["stream_id"] for f in reply.get("forwarders", []) if "stream_id" in f]
+
+
+def stop_rtp_forward(*, room: str, secret: str, publisher_id: str, stream_id: int) -> None:
+    handle = Handle.open()
+    try:
+        handle.request(
+            {
+                "request": "stop_rtp_forward",
+                "room": room,
+                "secret": secret,
+                "admin_key": settings.JANUS_ADMIN_SECRET,
+                "publisher_id": publisher_id,
+                "stream_id": stream_id,
+            }
+        )
+    except JanusError as exc:
+        if exc.code not in (NO_SUCH_ROOM, NO_SUCH_FEED):
+            raise
+    finally:
+        handle.close()
+
+
+def list_forwarders(*, room: str, secret: str) -> dict[str, set[int]]:
+    """Forwarder ids per publisher, as Janus has them now (empty after a restart)."""
+    handle = Handle.open()
+    try:
+        reply = handle.request({"request": "listforwarders", "room": room, "secret": secret})
+    except JanusError as exc:
+        if exc.code == NO_SUCH_ROOM:
+            return {}
+        raise
+    finally:
+        handle.close()
+    return {
+        str(p["publisher_id"]): {f["stream_id"] for f in p.get("forwarders", []) if "stream_id" in f}
+        for p in reply.get("publishers", [])
+    }

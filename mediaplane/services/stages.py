@@ -466,6 +466,10 @@ def close_idle_rooms(*, idle_for: dt.timedelta) -> int:
 
 
 def delete_stage(stage: Stage) -> None:
+    from mediaplane.services import compositions
+
+    for composition in stage.compositions.filter(state__in=[*compositions.RUNNING, "STOPPING"]):
+        compositions.stop_now(composition)  # a composition ends with its stage
     try:
         janus.destroy_room(room=stage.resource_id, secret=stage.room_secret)
     except janus.JanusUnavailable:

@@ -1,0 +1,378 @@
+"""Compositions on the local plane: who is composited, where the RTP goes, and the
+compositor process that carries each one out (mediaplane.compositor).
+
+`watch()` runs every COMPOSITION_WATCH_INTERVAL (Celery beat) and after every start
+and stop. It is idempotent and keyed by the rows, so it also picks everything up
+again after a restart of the worker, Janus or nginx: forwarders Janus lost are made
+again, a compositor that died is restarted with back-off, and one that keeps dying
+ends FAILED with the reason from its log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mediaplane.drivers import janus
+from mediaplane.models import (
+    Composition,
+    CompositionDestination,
+    CompositionState,
+    DestinationState,
+    IvsChannel,
+    IvsStreamKey,
+    WebRtcConnection,
+)
+
+log = logging.getLogger(__name__)
+RUNNING = (CompositionState.STARTING, CompositionState.ACTIVE)
+VIDEO_PT, AUDIO_PT = 96, 111
+HEALTHY_AFTER = 20  # seconds of output that clear the restart count
+
+
+class CompositionError(Exception):
+    """Why a composition cannot run; it ends FAILED with this reason."""
+
+
+def folder(composition: Composition) -> Path:
+    return settings.COMPOSITION_DIR / composition.resource_id
+
+
+def stop(composition: Composition) -> None:
+    """StopComposition: STOPPING now; watch() ends the process and marks it STOPPED."""
+    with transaction.atomic():
+        if composition.state in RUNNING:
+            composition.state = CompositionState.STOPPING
+            composition.save(update_fields=["state"])
+            composition.destinations.exclude(state=DestinationState.FAILED).update(state=DestinationState.STOPPING)
+
+
+def stop_now(composition: Composition) -> None:
+    """End the process and the forwarders at once (the stage is being deleted)."""
+    _end(composition, CompositionState.STOPPED if composition.state != CompositionState.FAILED else composition.state)
+
+
+def watch() -> None:
+    pending = Composition.objects.filter(state__in=[*RUNNING, CompositionState.STOPPING]).select_related("stage")
+    for composition in pending:
+        try:
+            if composition.state == CompositionState.STOPPING:
+                _end(composition, CompositionState.STOPPED)
+            else:
+                _keep_running(composition)
+        except CompositionError as exc:
+            _fail(composition, str(exc))
+        except janus.JanusError as exc:
+            log.warning("composition %s: Janus unavailable (%s); retrying", composition.resource_id, exc)
+
+
+# --- Keeping one composition running -----------------------------------------------------
+
+
+def _keep_running(composition: Composition) -> None:
+    base = folder(composition)
+    base.mkdir(parents=True, exist_ok=True)
+    forwarders = _sync_forwarders(composition, base)
+    _write_spec(composition, base, forwarders)
+    status = _status(base)
+    alive = _alive(composition)
+    now = timezone.now()
+    if alive:
+        if status and time.time() - status["time"] < 5 and status["frames"] > 0:
+            _mark_active(composition, status)
+        return
+    if composition.pid is not None:
+        # It died: count it, and wait before the next try (2, 4, 8 ... s).
+        reason = _last_log_line(base) or "the compositor stopped"
+        log.warning("composition %s: compositor exited: %s", composition.resource_id, reason)
+        composition.pid = None
+        composition.restarts += 1
+        if composition.restarts > settings.COMPOSITION_MAX_RESTARTS:
+            raise CompositionError(f"The compositor failed {composition.restarts} times; last error: {reason}")
+        composition.next_start_at = now + dt.timedelta(seconds=2**composition.restarts)
+        composition.save(update_fields=["pid", "restarts", "next_start_at"])
+        composition.destinations.filter(state=DestinationState.ACTIVE).update(state=DestinationState.RECONNECTING)
+        return
+    if composition.next_start_at and composition.next_start_at > now:
+        return
+    _start_process(composition, base)
+
+
+def _mark_active(composition: Composition, status: dict) -> None:
+    now = timezone.now()
+    fields = []
+    if composition.state != CompositionState.ACTIVE:
+        composition.state = CompositionState.ACTIVE
+        composition.start_time = composition.start_time or now
+        fields += ["state", "start_time"]
+    if composition.restarts and status.get("seconds", 0) > HEALTHY_AFTER:
+        composition.restarts = 0
+        fields.append("restarts")
+    if fields:
+        composition.save(update_fields=fields)
+    composition.destinations.filter(state__in=[DestinationState.STARTING, DestinationState.RECONNECTING]).update(
+        state=DestinationState.ACTIVE
+    )
+    composition.destinations.filter(start_time__isnull=True).update(start_time=now)
+
+
+def _start_process(composition: Composition, base: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (base / "status.json").unlink()
+    logfile = open(base / "compositor.log", "ab")  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mediaplane.compositor", str(base)],
+        cwd=settings.BASE_DIR,
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # outlives a worker restart; watch() adopts it again
+    )
+    logfile.close()
+    composition.pid = process.pid
+    composition.save(update_fields=["pid"])
+
+
+def _alive(composition: Composition) -> bool:
+    """Its process runs (and is ours: pids get reused)."""
+    if not composition.pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{composition.pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    if composition.resource_id.encode() not in cmdline:
+        return False
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(composition.pid, os.WNOHANG)[0]:  # reap our own exited child
+            return False
+    stat = Path(f"/proc/{composition.pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _status(base: Path) -> dict | None:
+    try:
+        return json.loads((base / "status.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _last_log_line(base: Path) -> str:
+    try:
+        lines = (base / "compositor.log").read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][-250:] if lines else ""
+
+
+# --- Inputs: one Janus RTP forwarder per publishing host -------------------------------------
+
+
+def _publishing(composition: Composition) -> list[WebRtcConnection]:
+    return list(
+        WebRtcConnection.objects.filter(
+            participant__stage=composition.stage,
+            kind=WebRtcConnection.Kind.PUBLISH,
+            ended_at__isnull=True,
+            media_up=True,
+        )
+        .select_related("participant")
+        .order_by("created_at")
+    )
+
+
+def _sync_forwarders(composition: Composition, base: Path) -> dict:
+    """Make Janus forward exactly the hosts publishing now; returns {participant id: ports}."""
+    stage = composition.stage
+    state = _read_json(base / "forwarders.json") or {}
+    wanted = {c.participant.participant_id: c for c in _publishing(composition)}
+    in_janus = janus.list_forwarders(room=stage.resource_id, secret=stage.room_secret) if wanted or state else {}
+    for participant_id in list(state):
+        entry = state[participant_id]
+        lost = not set(entry["stream_ids"]) <= in_janus.get(participant_id, set())
+        if participant_id not in wanted or lost:
+            for stream_id in entry["stream_ids"]:
+                janus.stop_rtp_forward(
+                    room=stage.resource_id, secret=stage.room_secret, publisher_id=participant_id, stream_id=stream_id
+                )
+            del state[participant_id]
+    used = {entry["base_port"] for entry in _all_forwarders()} | {e["base_port"] for e in state.values()}
+    for participant_id, connection in wanted.items():
+        if participant_id in state:
+            continue
+        port = _free_port_block(used)
+        used.add(port)
+        video = next((s for s in connection.streams if s["type"] == "video"), None)
+        audio = next((s for s in connection.streams if s["type"] == "audio"), None)
+        streams = []
+        if video:
+            streams.append({"mid": video["mid"], "port": port, "pt": VIDEO_PT, "simulcast": True})
+        if audio:
+            streams.append({"mid": audio["mid"], "port": port + 2, "pt": AUDIO_PT})
+        if not streams:
+            continue
+        stream_ids = janus.rtp_forward(
+            room=stage.resource_id,
+            secret=stage.room_secret,
+            publisher_id=participant_id,
+            host="127.0.0.1",
+            streams=streams,
+        )
+        sdp_path = base / f"{participant_id}.sdp"
+        sdp_path.write_text(_sdp(port, video and video.get("codec"), bool(audio)))
+        state[participant_id] = {"base_port": port, "stream_ids": stream_ids, "sdp": str(sdp_path)}
+    _write_json(base / "forwarders.json", state)
+    return state
+
+
+def _all_forwarders() -> list[dict]:
+    entries = []
+    for path in Path(settings.COMPOSITION_DIR).glob("*/forwarders.json"):
+        entries += list((_read_json(path) or {}).values())
+    return entries
+
+
+def _free_port_block(used: set[int]) -> int:
+    """Four free loopback UDP ports: video RTP/RTCP, audio RTP/RTCP."""
+    first, last = map(int, settings.COMPOSITOR_RTP_PORTS.split("-"))
+    for base in range(first - first % 4 + 4, last - 3, 4):
+        if base in used:
+            continue
+        if all(_udp_free(base + n) for n in range(4)):
+            return base
+    raise CompositionError("No free RTP ports for the compositor (STREAMCAT_COMPOSITOR_RTP_PORTS)")
+
+
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _sdp(port: int, video_codec: str | None, audio: bool) -> str:
+    lines = ["v=0", "o=- 0 0 IN IP4 127.0.0.1", "s=StreamCat composition input", "c=IN IP4 127.0.0.1", "t=0 0"]
+    if video_codec:
+        if video_codec.lower() == "h264":
+            lines += [f"m=video {port} RTP/AVP {VIDEO_PT}", f"a=rtpmap:{VIDEO_PT} H264/90000"]
+            lines.append(f"a=fmtp:{VIDEO_PT} packetization-mode=1")
+        else:
+            lines += [f"m=video {port} RTP/AVP {VIDEO_PT}", f"a=rtpmap:{VIDEO_PT} VP8/90000"]
+    if audio:
+        lines += [f"m=audio {port + 2} RTP/AVP {AUDIO_PT}", f"a=rtpmap:{AUDIO_PT} opus/48000/2"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+# --- What the compositor is told -------------------------------------------------------------
+
+
+def _write_spec(composition: Composition, base: Path, forwarders: dict) -> None:
+    destination = composition.destinations.filter(channel_arn__gt="").select_related("encoder").first()
+    if destination is None:
+        raise CompositionError("Only channel destinations are carried out by this plane so far")
+    encoder = destination.encoder
+    layout = composition.layout
+    kind = "pip" if "pip" in layout else "grid"
+    config = layout.get(kind, {})
+    featured_key = config.get("featuredParticipantAttribute", "")
+    pip_key = config.get("pipParticipantAttribute", "")
+    inputs = []
+    for connection in _publishing(composition):
+        participant = connection.participant
+        if participant.participant_id not in forwarders:
+            continue
+        attributes = participant.attributes or {}
+        inputs.append(
+            {
+                "id": participant.participant_id,
+                "sdp": forwarders[participant.participant_id]["sdp"],
+                "featured": bool(featured_key) and attributes.get(featured_key) == "true",
+                "pip": bool(pip_key) and attributes.get(pip_key) == "true",
+                "order": attributes.get(config.get("participantOrderAttribute", ""), ""),
+            }
+        )
+    inputs.sort(key=lambda i: i["order"])
+    spec = {
+        "width": encoder.width if encoder else 1280,
+        "height": encoder.height if encoder else 720,
+        "framerate": encoder.framerate if encoder else 30,
+        "bitrate": encoder.bitrate if encoder else 2_500_000,
+        "output": _ingest_url(destination),
+        "layout": {"type": kind, **config},
+        "inputs": inputs,
+    }
+    if _read_json(base / "spec.json") != spec:
+        _write_json(base / "spec.json", spec)
+
+
+def _ingest_url(destination: CompositionDestination) -> str:
+    channel = IvsChannel.objects.filter(arn=destination.channel_arn).first()
+    if channel is None:
+        raise CompositionError(f"The channel {destination.channel_arn} no longer exists")
+    key = IvsStreamKey.objects.filter(channel=channel).first()
+    if key is None:
+        raise CompositionError("The channel has no stream key to publish with")
+    return f"rtmp://127.0.0.1:{settings.RTMP_PORT}/app/{key.value}"
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, value) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value, indent=1))
+    tmp.replace(path)  # the compositor never reads half a file
+
+
+# --- Ending ----------------------------------------------------------------------------------
+
+
+def _end(composition: Composition, state: str) -> None:
+    if _alive(composition):
+        os.kill(composition.pid, signal.SIGTERM)
+        for _ in range(50):
+            if not _alive(composition):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(composition.pid, signal.SIGKILL)
+    stage = composition.stage
+    for participant_id, entry in (_read_json(folder(composition) / "forwarders.json") or {}).items():
+        for stream_id in entry["stream_ids"]:
+            with contextlib.suppress(janus.JanusError):
+                janus.stop_rtp_forward(
+                    room=stage.resource_id, secret=stage.room_secret, publisher_id=participant_id, stream_id=stream_id
+                )
+    with contextlib.suppress(FileNotFoundError):
+        (folder(composition) / "forwarders.json").unlink()
+    now = timezone.now()
+    composition.state, composition.end_time, composition.pid = state, now, None
+    composition.save(update_fields=["state", "end_time", "pid"])
+    composition.destinations.exclude(state=DestinationState.FAILED).update(
+        state=DestinationState.STOPPED if state == CompositionState.STOPPED else DestinationState.FAILED, end_time=now
+    )
+
+
+def _fail(composition: Composition, reason: str) -> None:
+    log.error("composition %s failed: %s", composition.resource_id, reason)
+    composition.failure_reason = reason[:300]
+    composition.save(update_fields=["failure_reason"])
+    _end(composition, CompositionState.FAILED)
