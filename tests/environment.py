@@ -28,6 +28,7 @@ os.environ.setdefault("STREAMCAT_STAGE_RECONCILE_INTERVAL", "2")
 os.environ.setdefault("STREAMCAT_STAGE_IDLE_CLEANUP", "4")
 os.environ.setdefault("STREAMCAT_PRESENCE_INTERVAL", "1")
 os.environ.setdefault("STREAMCAT_COMPOSITION_WATCH_INTERVAL", "1")
+os.environ.setdefault("STREAMCAT_COMPOSITION_MAX_RESTARTS", "2")
 os.environ.setdefault("STREAMCAT_COMPOSITOR_RTP_PORTS", "45000-45999")
 os.environ.setdefault("STREAMCAT_MEDIA_PLANE", "local")
 # WebRTC between Janus and the test peers: on the private namespace's interface when

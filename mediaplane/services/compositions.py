@@ -218,7 +218,10 @@ def _sync_forwarders(composition: Composition, base: Path) -> dict:
         audio = next((s for s in connection.streams if s["type"] == "audio"), None)
         streams = []
         if video:
-            streams.append({"mid": video["mid"], "port": port, "pt": VIDEO_PT, "simulcast": True})
+            # A simulcast host: forward the best layer Janus has, as it does for viewers.
+            streams.append(
+                {"mid": video["mid"], "port": port, "pt": VIDEO_PT, "simulcast": video.get("simulcast", False)}
+            )
         if audio:
             streams.append({"mid": audio["mid"], "port": port + 2, "pt": AUDIO_PT})
         if not streams:

@@ -244,7 +244,12 @@ def publish(*, participant: Participant, offer: str, user_agent: str = "") -> tu
         janus_handle_id=handle.handle_id,
         media_ids=sdp.media_ids(offer),
         streams=[
-            {"type": st.get("type"), "mid": st.get("mid"), "codec": st.get("codec")}
+            {
+                "type": st.get("type"),
+                "mid": st.get("mid"),
+                "codec": st.get("codec"),
+                "simulcast": bool(st.get("simulcast")),
+            }
             for st in (joined or {}).get("streams", [])
             if st.get("type") in ("audio", "video")
         ],
