@@ -23,6 +23,13 @@ class Channel(models.Model):
     last_live_at = models.DateTimeField(null=True, blank=True)
     viewer_count = models.PositiveIntegerField(default=0, help_text="Open channel pages now (chat sockets)")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Going live from the browser: the streamer's studio stage, composited into this channel.
+    studio = models.OneToOneField(
+        "stages.Stage", null=True, blank=True, on_delete=models.SET_NULL, related_name="broadcast_channel"
+    )
+    composition_arn = models.CharField("composition ARN", max_length=128, blank=True)
+    broadcast_preset = models.CharField(max_length=10, default="720p30")
+    broadcast_layout = models.CharField(max_length=4, default="grid")
 
     class Meta:
         permissions = [

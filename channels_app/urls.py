@@ -10,5 +10,9 @@ urlpatterns = [
     path("dashboard/stream-key/", views.stream_key, name="stream_key"),
     path("dashboard/stream-key/reset/", views.stream_key_reset, name="stream_key_reset"),
     path("dashboard/sessions/<int:pk>/", views.session_page, name="session"),
+    path("dashboard/go-live/", views.go_live_page, name="go_live"),
+    path("dashboard/go-live/start/", views.go_live_start, name="go_live_start"),
+    path("dashboard/go-live/status/", views.go_live_status, name="go_live_status"),
+    path("dashboard/go-live/stop/", views.go_live_stop, name="go_live_stop"),
     path("c/<slug:slug>/", views.channel_page, name="channel"),
 ]

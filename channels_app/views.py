@@ -1,11 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app import selectors, services
+from channels_app import broadcast, selectors, services
 from channels_app.forms import ChannelForm
 from channels_app.models import Channel, StreamSession
 from chat.services import room_for_channel
@@ -116,3 +116,66 @@ def session_page(request, pk):
         "channels_app/session.html",
         {"session": session, "samples": samples, "events": session.events.all()},
     )
+
+
+# --- Going live from the browser ------------------------------------------------------
+
+
+def _own_channel(request) -> Channel:
+    return get_object_or_404(Channel, owner=request.user)
+
+
+@login_required
+def go_live_page(request):
+    """The studio (camera, microphone, screen, guests) plus the broadcast controls."""
+    channel = _own_channel(request)
+    try:
+        studio = broadcast.studio_for(channel=channel)
+    except services.ChannelError as exc:
+        messages.error(request, str(exc))
+        return redirect("dashboard")
+    context = {
+        "stage": studio,
+        "room": room_for_channel(channel),
+        "is_host": True,
+        "is_guest": False,
+        "broadcast": {
+            "channel": channel,
+            "presets": broadcast.PRESETS,
+            "layouts": list(broadcast.LAYOUTS),
+        },
+    }
+    return render(request, "stages/host.html", context)
+
+
+@login_required
+@require_POST
+def go_live_start(request):
+    channel = _own_channel(request)
+    try:
+        state = broadcast.go_live(
+            channel=channel,
+            preset=request.POST.get("preset", ""),
+            layout=request.POST.get("layout", ""),
+            request_token=request.POST.get("token", ""),
+        )
+    except services.ChannelError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(state)
+
+
+@login_required
+@never_cache
+@require_GET
+def go_live_status(request):
+    return JsonResponse(broadcast.broadcast_state(channel=_own_channel(request)))
+
+
+@login_required
+@require_POST
+def go_live_stop(request):
+    try:
+        broadcast.end_broadcast(channel=_own_channel(request))
+    except services.ChannelError as exc:
+        return JsonResponse({"error": str(exc)}, status=502)
+    return JsonResponse({"state": "STOPPING"})

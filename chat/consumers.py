@@ -56,7 +56,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     "userId": self.user.pk,
                     "username": getattr(self.user, "username", ""),
                     "role": services.role_of(self.user, self.room),
-                    "host": bool(self.room.stage and self.room.stage.is_host(self.user)),
+                    "host": bool(self.guest_stage and self.guest_stage.is_host(self.user)),
                 },
                 "slowMode": self.room.slow_mode_seconds,
                 "maxLength": settings.CHAT_MAX_LENGTH,
@@ -66,8 +66,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             services.history(room=self.room, after=int(after) if after.isdigit() else None),
             services.sanction_event(services.active_sanction(self.user, self.room)),
         ]
-        if self.room.stage:
-            for invite in stage_services.open_invites(stage=self.room.stage, user=self.user):
+        if self.guest_stage:
+            for invite in stage_services.open_invites(stage=self.guest_stage, user=self.user):
                 kind = "stage.request" if invite.kind == invite.Kind.REQUEST else "stage.invite"
                 events.append({"type": kind, "invite": invite.as_event()})
         return events
@@ -83,8 +83,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _tell_hosts_who_watches(self):
         """A stage's hosts see the logged-in viewers, to invite one."""
-        if self.room.stage and self.user.is_authenticated:
-            audience = await database_sync_to_async(stage_services.audience)(stage=self.room.stage)
+        if self.guest_stage and self.user.is_authenticated:
+            audience = await database_sync_to_async(stage_services.audience)(stage=self.guest_stage)
             await database_sync_to_async(services.publish_to_user)(self.room, self.room.owner_id, audience)
 
     # --- From the page ---------------------------------------------------------------
@@ -151,10 +151,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     def _clear(self, content):
         services.clear_chat(room=self.room, moderator=self.user)
 
+    @property
+    def guest_stage(self):
+        """The stage whose guest spots this chat handles: the room's stage, or the
+        studio a channel goes live from."""
+        if self.room.stage_id:
+            return self.room.stage
+        return self.room.channel.studio if self.room.channel_id else None
+
     def _stage(self):
-        if self.room.stage is None:
+        if self.guest_stage is None:
             raise ChatError("invalid", "Guest spots exist only on stages.")
-        return self.room.stage
+        return self.guest_stage
 
     def _invite(self, content):
         stage_services.invite_viewer(stage=self._stage(), host=self.user, user_id=content.get("userId"))

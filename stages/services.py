@@ -12,8 +12,10 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from channels_app.models import Channel
 from chat import realtime
-from chat.services import publish_to_user, room_for_stage
+from chat.models import ChatRoom
+from chat.services import publish_to_user, room_for_channel, room_for_stage
 from stages.models import Stage, StageInvite
 from streamcat import video
 
@@ -59,7 +61,13 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
     issued = video.create_participant_token(
         stage_arn=stage.arn,
         user_id=user_id,
-        attributes={"username": username, "avatar": username[:1].upper()},
+        # featured/pip: how a composition of this stage places them (channels_app.broadcast).
+        attributes={
+            "username": username,
+            "avatar": username[:1].upper(),
+            "featured": "true" if stage.is_host(user) else "false",
+            "pip": "false" if stage.is_host(user) else "true",
+        },
         publish=may_publish,
     )
     return {
@@ -103,8 +111,15 @@ def participant_remove(*, stage: Stage, participant_id: str, by) -> None:
 # --- Guest spots: invites from hosts and requests from viewers ------------------------
 
 
+def guest_room(stage: Stage) -> ChatRoom:
+    """Where a stage's hosts meet the viewers they may invite: the chat of the channel
+    the stage broadcasts to (going live from the browser), else the stage's own."""
+    channel = Channel.objects.filter(studio=stage).first()
+    return room_for_channel(channel) if channel else room_for_stage(stage)
+
+
 def _user_event(stage: Stage, user_id: int, event: dict) -> None:
-    publish_to_user(room_for_stage(stage), user_id, event)
+    publish_to_user(guest_room(stage), user_id, event)
 
 
 def _expire_pending(stage: Stage) -> None:
@@ -132,7 +147,7 @@ def invite_viewer(*, stage: Stage, host, user_id) -> StageInvite:
     """A host invites a logged-in viewer who is watching the stage now."""
     if not stage.is_host(host):
         raise StageError("Only the stage's hosts can invite people on stage.")
-    present = realtime.users_present(room_for_stage(stage).pk)
+    present = realtime.users_present(guest_room(stage).pk)
     try:
         user_id = int(user_id)
     except (TypeError, ValueError):
@@ -198,7 +213,7 @@ def open_invites(*, stage: Stage, user) -> list[StageInvite]:
 
 def audience(*, stage: Stage) -> dict:
     """For hosts: logged-in viewers watching now, and who is on stage as a guest."""
-    present = realtime.users_present(room_for_stage(stage).pk)
+    present = realtime.users_present(guest_room(stage).pk)
     guest_ids = set(stage.invites.filter(status=Status.ACCEPTED).values_list("user_id", flat=True))
     viewers = [{"userId": uid, "user": name, "guest": uid in guest_ids} for uid, name in sorted(present.items())]
     return {"type": "stage.audience", "viewers": [v for v in viewers if v["userId"] != stage.owner_id]}

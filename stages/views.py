@@ -5,7 +5,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from chat.services import room_for_stage
 from stages import services
 from stages.forms import StageForm
 from stages.models import Stage
@@ -38,7 +37,7 @@ def stage_page(request, pk):
     stage = get_object_or_404(Stage.objects.select_related("owner"), pk=pk)
     is_host, is_guest = stage.is_host(request.user), stage.is_guest(request.user)
     in_studio = (is_host or is_guest) and request.GET.get("view") != "viewer"
-    context = {"stage": stage, "room": room_for_stage(stage), "is_host": is_host, "is_guest": is_guest}
+    context = {"stage": stage, "room": services.guest_room(stage), "is_host": is_host, "is_guest": is_guest}
     return render(request, "stages/host.html" if in_studio else "stages/viewer.html", context)
 
 

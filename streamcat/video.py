@@ -215,6 +215,48 @@ def disconnect_participant(*, stage_arn: str, participant_id: str, reason: str) 
     _call("ivs-realtime", "disconnect_participant", stageArn=stage_arn, participantId=participant_id, reason=reason)
 
 
+# --- Composition: a stage sent to a channel -------------------------------------------
+
+# Encoder presets offered to streamers: (width, height, framerate, bitrate).
+ENCODER_PRESETS = {
+    "480p30": (854, 480, 30, 1_200_000),
+    "720p30": (1280, 720, 30, 2_500_000),
+    "1080p30": (1920, 1080, 30, 4_500_000),
+}
+
+
+def encoder_configuration_arn(preset: str) -> str:
+    """The ARN of the encoder configuration for a preset, created the first time."""
+    name = f"streamcat-{preset}"
+    listed = _call("ivs-realtime", "list_encoder_configurations", maxResults=100)["encoderConfigurations"]
+    for config in listed:
+        if config.get("name") == name:
+            return config["arn"]
+    width, height, framerate, bitrate = ENCODER_PRESETS[preset]
+    video = {"width": width, "height": height, "framerate": framerate, "bitrate": bitrate}
+    return _call("ivs-realtime", "create_encoder_configuration", name=name, video=video)["encoderConfiguration"]["arn"]
+
+
+def start_composition(*, stage_arn: str, channel_arn: str, encoder_arn: str, layout: dict, token: str) -> dict:
+    """Composite the stage into the channel; the same token returns the same composition."""
+    return _call(
+        "ivs-realtime",
+        "start_composition",
+        stageArn=stage_arn,
+        idempotencyToken=token,
+        layout=layout,
+        destinations=[{"channel": {"channelArn": channel_arn, "encoderConfigurationArn": encoder_arn}}],
+    )["composition"]
+
+
+def get_composition(*, composition_arn: str) -> dict:
+    return _call("ivs-realtime", "get_composition", arn=composition_arn)["composition"]
+
+
+def stop_composition(*, composition_arn: str) -> None:
+    _call("ivs-realtime", "stop_composition", arn=composition_arn)
+
+
 # --- Ingest health ------------------------------------------------------------------
 
 

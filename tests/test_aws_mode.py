@@ -241,3 +241,41 @@ def test_stage_calls(aws_realtime):
 def test_no_active_session_means_nobody_connected(aws_realtime):
     aws_realtime.add_response("get_stage", {"stage": {"arn": STAGE_ARN}}, {"arn": STAGE_ARN})
     assert video.connected_participants(stage_arn=STAGE_ARN) == []
+
+
+def test_composition_calls(aws_realtime):
+    encoder_arn = "arn:aws:ivs:us-west-2:123456789012:encoder-configuration/abcdABCDefgh"
+    channel_arn = "arn:aws:ivs:us-west-2:123456789012:channel/abcdABCDefgh"
+    composition_arn = "arn:aws:ivs:us-west-2:123456789012:composition/abcdABCDefgh"
+    video_720 = {"width": 1280, "height": 720, "framerate": 30, "bitrate": 2_500_000}
+    aws_realtime.add_response("list_encoder_configurations", {"encoderConfigurations": []}, {"maxResults": 100})
+    aws_realtime.add_response(
+        "create_encoder_configuration",
+        {"encoderConfiguration": {"arn": encoder_arn, "name": "streamcat-720p30", "video": video_720}},
+        {"name": "streamcat-720p30", "video": video_720},
+    )
+    layout = {"grid": {"featuredParticipantAttribute": "featured"}}
+    destination = {"channel": {"channelArn": channel_arn, "encoderConfigurationArn": encoder_arn}}
+    started = {
+        "arn": composition_arn,
+        "stageArn": STAGE_ARN,
+        "state": "STARTING",
+        "layout": layout,
+        "destinations": [{"id": "d1", "state": "STARTING", "configuration": destination}],
+    }
+    aws_realtime.add_response(
+        "start_composition",
+        {"composition": started},
+        {"stageArn": STAGE_ARN, "idempotencyToken": "go-1", "layout": layout, "destinations": [destination]},
+    )
+    aws_realtime.add_response(
+        "get_composition", {"composition": {**started, "state": "ACTIVE"}}, {"arn": composition_arn}
+    )
+    aws_realtime.add_response("stop_composition", {}, {"arn": composition_arn})
+    assert video.encoder_configuration_arn("720p30") == encoder_arn
+    composition = video.start_composition(
+        stage_arn=STAGE_ARN, channel_arn=channel_arn, encoder_arn=encoder_arn, layout=layout, token="go-1"
+    )
+    assert composition["arn"] == composition_arn
+    assert video.get_composition(composition_arn=composition_arn)["state"] == "ACTIVE"
+    video.stop_composition(composition_arn=composition_arn)

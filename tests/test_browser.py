@@ -79,7 +79,7 @@ def test_offline_channel_page_starts_playing_by_itself(page, browser, publisher)
         "[document.getElementById('player').videoWidth, document.getElementById('player').videoHeight]"
     )
     assert size == [640, 360]
-    # The plane counts this player from its playlist requests; the page updates over its socket.
+    # Every open channel page counts (its chat socket); the count updates in place.
     expect(viewer.locator("#viewer-count")).to_have_text("1 watching", timeout=20_000)
     viewer.screenshot(path=SCREENSHOTS / "channel-live.png")
 

@@ -64,6 +64,7 @@ async function listDevices() {
 
 function setOnStage(value) {
   onStage = value;
+  root.dispatchEvent(new CustomEvent("stagechange", { detail: { onStage: value } }));
   joinButton.hidden = value;
   leaveButton.hidden = !value;
   state.textContent = value ? "ON STAGE" : "OFF STAGE";

@@ -3,6 +3,7 @@
 import { createChat } from "./chat.js";
 import { createPlayer } from "./player.js";
 import { keepOpen } from "./socket.js";
+import { viewerGuestControls } from "./stage-guests.js";
 
 const root = document.getElementById("watch");
 const video = document.getElementById("player");
@@ -30,4 +31,6 @@ keepOpen(root.dataset.stateUrl, {
     if (event.type === "stream.state") show(event.live, event.playbackUrl);
   },
 });
-createChat(document.getElementById("chat"));
+// A channel that goes live from the browser has guest spots: its viewers can be invited.
+const guests = document.getElementById("invite") ? viewerGuestControls((action) => chat.send(action)) : undefined;
+const chat = createChat(document.getElementById("chat"), { onEvent: guests });
