@@ -5,31 +5,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0004_session_audience'),
-        ('stages', '0002_stageinvite'),
+        ("channels_app", "0004_session_audience"),
+        ("stages", "0002_stageinvite"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='channel',
-            name='broadcast_layout',
-            field=models.CharField(default='grid', max_length=4),
+            model_name="channel",
+            name="broadcast_layout",
+            field=models.CharField(default="grid", max_length=4),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='broadcast_preset',
-            field=models.CharField(default='720p30', max_length=10),
+            model_name="channel",
+            name="broadcast_preset",
+            field=models.CharField(default="720p30", max_length=10),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='composition_arn',
-            field=models.CharField(blank=True, max_length=128, verbose_name='composition ARN'),
+            model_name="channel",
+            name="composition_arn",
+            field=models.CharField(blank=True, max_length=128, verbose_name="composition ARN"),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='studio',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='broadcast_channel', to='stages.stage'),
+            model_name="channel",
+            name="studio",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="broadcast_channel",
+                to="stages.stage",
+            ),
         ),
     ]
