@@ -30,6 +30,7 @@ class Channel(models.Model):
     composition_arn = models.CharField("composition ARN", max_length=128, blank=True)
     broadcast_preset = models.CharField(max_length=10, default="720p30")
     broadcast_layout = models.CharField(max_length=4, default="grid")
+    record_broadcasts = models.BooleanField(default=False, help_text="Keep every broadcast for replay")
 
     class Meta:
         permissions = [
@@ -65,6 +66,9 @@ class StreamSession(models.Model):
     peak_viewers = models.PositiveIntegerField(default=0)
     viewer_seconds = models.FloatField(default=0, help_text="Concurrent viewers integrated over time")
     audience_at = models.DateTimeField(null=True, blank=True, help_text="When viewer_seconds was last advanced")
+    recording_url = models.URLField(max_length=1000, blank=True)
+    thumbnail_url = models.URLField(max_length=1000, blank=True)
+    recording_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["channel", "-started_at"])]

@@ -19,3 +19,8 @@ def recently_live_channels(limit: int = 12) -> QuerySet[Channel]:
 
 def channel_sessions(channel: Channel, limit: int = 50) -> QuerySet[StreamSession]:
     return channel.sessions.order_by("-started_at")[:limit]
+
+
+def past_broadcasts(channel: Channel, limit: int = 12) -> QuerySet[StreamSession]:
+    """Broadcasts with a recording, newest first."""
+    return channel.sessions.exclude(recording_url="").order_by("-started_at")[:limit]

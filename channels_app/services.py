@@ -10,6 +10,7 @@ import re
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -74,6 +75,18 @@ def channel_create(*, user, title: str) -> Channel:
 def channel_update(*, channel: Channel, title: str) -> Channel:
     channel.title = title
     channel.save(update_fields=["title"])
+    return channel
+
+
+def recording_set(*, channel: Channel, enabled: bool) -> Channel:
+    """Record every broadcast from now on (or stop); recordings appear as past broadcasts."""
+    try:
+        arn = video.recording_configuration_arn(bucket=settings.RECORDING_BUCKET) if enabled else ""
+        video.set_channel_recording(channel_arn=channel.arn, recording_configuration_arn=arn)
+    except video.VideoError as exc:
+        raise ChannelError(f"Could not change recording: {exc.message}") from exc
+    channel.record_broadcasts = enabled
+    channel.save(update_fields=["record_broadcasts"])
     return channel
 
 
@@ -145,6 +158,24 @@ def sync_live_streams() -> None:
             sync_channel(channel=channel, stream=live.get(channel.arn))
         except video.VideoError as exc:
             log.warning("could not sync channel %s: %s", channel.pk, exc)
+    attach_recordings()
+
+
+def attach_recordings() -> None:
+    """Link recent broadcasts of recording channels to their recordings, which are
+    written a few seconds after the broadcast ends."""
+    recent = timezone.now() - dt.timedelta(minutes=30)
+    waiting = StreamSession.objects.filter(
+        channel__record_broadcasts=True, ended_at__gte=recent, recording_url=""
+    ).select_related("channel")
+    for session in waiting:
+        found = video.find_recording(
+            channel_arn=session.channel.arn, stream_id=session.stream_id, bucket=settings.RECORDING_BUCKET
+        )
+        if found:
+            session.recording_url, session.thumbnail_url = found["url"], found["thumbnail"]
+            session.recording_seconds = found["duration"]
+            session.save(update_fields=["recording_url", "thumbnail_url", "recording_seconds"])
 
 
 def sync_channel(*, channel: Channel, stream: dict | None) -> None:

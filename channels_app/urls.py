@@ -14,5 +14,7 @@ urlpatterns = [
     path("dashboard/go-live/start/", views.go_live_start, name="go_live_start"),
     path("dashboard/go-live/status/", views.go_live_status, name="go_live_status"),
     path("dashboard/go-live/stop/", views.go_live_stop, name="go_live_stop"),
+    path("dashboard/recording/", views.recording_toggle, name="recording_toggle"),
     path("c/<slug:slug>/", views.channel_page, name="channel"),
+    path("c/<slug:slug>/videos/<int:pk>/", views.replay_page, name="replay"),
 ]

@@ -22,7 +22,31 @@ def home(request):
 
 def channel_page(request, slug):
     channel = get_object_or_404(Channel.objects.select_related("owner"), slug=slug)
-    return render(request, "channels_app/channel.html", {"channel": channel, "room": room_for_channel(channel)})
+    context = {"channel": channel, "room": room_for_channel(channel), "videos": selectors.past_broadcasts(channel)}
+    return render(request, "channels_app/channel.html", context)
+
+
+def replay_page(request, slug, pk):
+    """A past broadcast, played from its recording."""
+    session = get_object_or_404(
+        StreamSession.objects.select_related("channel__owner").exclude(recording_url=""), pk=pk, channel__slug=slug
+    )
+    more = [video for video in selectors.past_broadcasts(session.channel, limit=7) if video.pk != session.pk][:6]
+    return render(request, "channels_app/replay.html", {"session": session, "channel": session.channel, "videos": more})
+
+
+@login_required
+@require_POST
+def recording_toggle(request):
+    channel = _own_channel(request)
+    enabled = request.POST.get("enabled") == "on"
+    try:
+        services.recording_set(channel=channel, enabled=enabled)
+    except services.ChannelError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Your broadcasts are recorded from now on." if enabled else "Recording is off.")
+    return redirect("dashboard")
 
 
 @login_required

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from mediaplane import viewers
 from mediaplane.drivers import janus, nginx
 from mediaplane.models import IvsStreamSession
-from mediaplane.services import compositions, ingest, stages
+from mediaplane.services import compositions, ingest, recording, stages
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,12 @@ def watch_compositions() -> None:
         compositions.watch()
     finally:
         cache.delete("plane:compositions:watching")
+
+
+@shared_task
+def finish_recording(*, path: str, client_id: str, app: str) -> None:
+    """A broadcast's recording is complete on disk: keep it as its channel says."""
+    recording.finish_recording(path=path, client_id=client_id, app=app)
 
 
 @shared_task

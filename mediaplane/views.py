@@ -135,6 +135,22 @@ def on_relay_publish(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+def on_record_done(request: HttpRequest) -> HttpResponse:
+    """nginx finished writing a broadcast's recording: keep or drop it, off the request."""
+    if not _from_nginx(request):
+        return HttpResponseForbidden("not nginx")
+    from mediaplane.tasks import finish_recording
+
+    finish_recording.delay(
+        path=request.POST.get("path", ""),
+        client_id=request.POST.get("clientid", ""),
+        app=request.POST.get("app", ""),
+    )
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+@require_POST
 def on_publish_done(request: HttpRequest) -> HttpResponse:
     if not _from_nginx(request):
         return HttpResponseForbidden("not nginx")

@@ -169,6 +169,10 @@ STAGE_CONNECT_TIMEOUT = env_int("STREAMCAT_STAGE_CONNECT_TIMEOUT", 30)
 STAGE_IDLE_CLEANUP = env_int("STREAMCAT_STAGE_IDLE_CLEANUP", 300)
 STAGE_RECONCILE_INTERVAL = env_int("STREAMCAT_STAGE_RECONCILE_INTERVAL", 10)
 HLS_DIR = VAR_DIR / "hls"
+# Recording buckets of the local plane (served at /recordings/<bucket>/...). The site
+# records channels into RECORDING_BUCKET (an S3 bucket you own in AWS mode).
+STORAGE_DIR = VAR_DIR / "storage"
+RECORDING_BUCKET = env_str("STREAMCAT_RECORDING_BUCKET", "streamcat-recordings")
 HLS_FRAGMENT_SECONDS = env_int("STREAMCAT_HLS_FRAGMENT", 1)
 FFPROBE_BIN = env_str("STREAMCAT_FFPROBE", "ffprobe")
 

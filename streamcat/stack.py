@@ -71,6 +71,8 @@ class Stack:
             "run",
             "log",
             "hls",
+            "recordings-in",
+            "storage",
             "redis",
             "nginx/client_body",
             "nginx/proxy",

@@ -93,6 +93,80 @@ def update_channel(*, channel_arn: str, name: str) -> dict:
     return _call("ivs", "update_channel", arn=channel_arn, name=name)["channel"]
 
 
+# --- Recording -------------------------------------------------------------------------
+
+
+def recording_configuration_arn(*, bucket: str) -> str:
+    """The recording configuration writing to `bucket`, created the first time."""
+    name = f"streamcat-{bucket}"[:128]
+    listed = _call("ivs", "list_recording_configurations", maxResults=50)["recordingConfigurations"]
+    for config in listed:
+        if config.get("name") == name:
+            return config["arn"]
+    return _call(
+        "ivs",
+        "create_recording_configuration",
+        name=name,
+        destinationConfiguration={"s3": {"bucketName": bucket}},
+        thumbnailConfiguration={"recordingMode": "INTERVAL", "targetIntervalSeconds": 30},
+    )["recordingConfiguration"]["arn"]
+
+
+def set_channel_recording(*, channel_arn: str, recording_configuration_arn: str) -> None:
+    """Record every broadcast of the channel with this configuration ("" stops recording)."""
+    _call("ivs", "update_channel", arn=channel_arn, recordingConfigurationArn=recording_configuration_arn)
+
+
+def find_recording(*, channel_arn: str, stream_id: str, bucket: str) -> dict | None:
+    """The recording of one broadcast: {"url", "thumbnail", "duration"} or None (not
+    written yet). Locally the bucket is a folder the site serves at /recordings/; on
+    AWS it is read from S3 with presigned links."""
+    channel_id = channel_arn.rsplit("/", 1)[1]
+    if is_local():
+        root = settings.STORAGE_DIR / bucket
+        for ended in root.glob(f"ivs/v1/*/{channel_id}/*/*/*/*/*/*/events/recording-ended.json"):
+            info = json.loads(ended.read_text())
+            if info.get("stream_id") == stream_id and info["recording_status"] == "RECORDING_ENDED":
+                base = f"{settings.PUBLIC_URL}/recordings/{ended.parent.parent.relative_to(settings.STORAGE_DIR)}"
+                return _recording(
+                    info, base, has_thumbnail=(ended.parent.parent / "media/thumbnails/thumb0.jpg").exists()
+                )
+        return None
+    return _s3_recording(channel_arn=channel_arn, stream_id=stream_id, bucket=bucket)
+
+
+def _recording(info: dict, base: str, *, has_thumbnail: bool) -> dict:
+    return {
+        "url": f"{base}/media/mp4/recording.mp4",
+        "thumbnail": f"{base}/media/thumbnails/thumb0.jpg" if has_thumbnail else "",
+        "duration": info["recording_duration_ms"] / 1000,
+    }
+
+
+def _presigned(s3, bucket: str, key: str) -> str:
+    return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=86400)
+
+
+def _s3_recording(*, channel_arn: str, stream_id: str, bucket: str) -> dict | None:
+    s3 = client("s3")
+    account, channel_id = channel_arn.split(":")[4], channel_arn.rsplit("/", 1)[1]
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"ivs/v1/{account}/{channel_id}/")
+    for page in pages:
+        for item in page.get("Contents", []):
+            if not item["Key"].endswith("events/recording-ended.json"):
+                continue
+            info = json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+            if info.get("stream_id") != stream_id:
+                continue
+            prefix = item["Key"].rsplit("/events/", 1)[0]
+            return {
+                "url": _presigned(s3, bucket, f"{prefix}/media/mp4/recording.mp4"),
+                "thumbnail": _presigned(s3, bucket, f"{prefix}/media/thumbnails/thumb0.jpg"),
+                "duration": info["recording_duration_ms"] / 1000,
+            }
+    return None
+
+
 def delete_channel(*, channel_arn: str) -> None:
     _call("ivs", "delete_channel", arn=channel_arn)
 

@@ -15,3 +15,13 @@ def live_duration(since: dt.datetime | None) -> str:
     if timezone.now() - since < dt.timedelta(minutes=1):
         return "a few seconds"
     return timesince(since)
+
+
+@register.filter
+def seconds_as_duration(seconds: float | None) -> str:
+    """1:02:03 or 4:05, as video players show lengths."""
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef
 from mediaplane import viewers
 from mediaplane.api.paging import listing
 from mediaplane.api.protocol import ApiError, Service, conflict, find, not_found
-from mediaplane.models import IvsChannel, IvsStreamEvent, IvsStreamKey, IvsStreamSession
+from mediaplane.models import IvsChannel, IvsRecordingConfiguration, IvsStreamEvent, IvsStreamKey, IvsStreamSession
 from mediaplane.services import ingest
 
 ivs = Service("ivs")
@@ -74,7 +74,7 @@ def _apply_channel_fields(channel: IvsChannel, params: dict) -> None:
             "ValidationException", f"The local media plane does not support: {', '.join(sorted(unsupported))}"
         )
     if params.get("recordingConfigurationArn"):
-        raise not_found(f"Recording configuration not found: {params['recordingConfigurationArn']}")
+        find(IvsRecordingConfiguration.objects, "Recording configuration", arn=params["recordingConfigurationArn"])
     for api_name, field in _CHANNEL_FIELDS.items():
         if api_name in params:
             setattr(channel, field, params[api_name])
@@ -260,3 +260,70 @@ def list_stream_sessions(params: dict) -> dict:
         has_error=Exists(IvsStreamEvent.objects.filter(session=OuterRef("pk"), type=IvsStreamEvent.FAILURE))
     ).order_by("-start_time", "-id")
     return listing(sessions, params, "streamSessions", lambda items: [session_summary(s) for s in items])
+
+
+# --- Recording configurations ------------------------------------------------------------
+
+
+def recording_configuration_shape(config: IvsRecordingConfiguration) -> dict:
+    thumbnails = (
+        {"recordingMode": "INTERVAL", "targetIntervalSeconds": config.thumbnail_interval, "storage": ["SEQUENTIAL"]}
+        if config.thumbnail_interval
+        else {"recordingMode": "DISABLED"}
+    )
+    return {
+        "arn": config.arn,
+        "name": config.name,
+        "destinationConfiguration": {"s3": {"bucketName": config.bucket_name}},
+        "state": "ACTIVE",
+        "tags": config.tags,
+        "thumbnailConfiguration": thumbnails,
+        "recordingReconnectWindowSeconds": config.reconnect_window,
+    }
+
+
+@ivs.operation("CreateRecordingConfiguration")
+def create_recording_configuration(params: dict) -> dict:
+    thumbnails = params.get("thumbnailConfiguration", {})
+    interval = thumbnails.get("targetIntervalSeconds", 60) if thumbnails.get("recordingMode") != "DISABLED" else 0
+    config = IvsRecordingConfiguration.objects.create(
+        name=params.get("name", ""),
+        bucket_name=params["destinationConfiguration"]["s3"]["bucketName"],
+        thumbnail_interval=interval,
+        reconnect_window=params.get("recordingReconnectWindowSeconds", 0),
+        tags=params.get("tags", {}),
+    )
+    return {"recordingConfiguration": recording_configuration_shape(config)}
+
+
+def _recording_configuration(arn: str) -> IvsRecordingConfiguration:
+    return find(IvsRecordingConfiguration.objects, "Recording configuration", arn=arn)
+
+
+@ivs.operation("GetRecordingConfiguration")
+def get_recording_configuration(params: dict) -> dict:
+    return {"recordingConfiguration": recording_configuration_shape(_recording_configuration(params["arn"]))}
+
+
+@ivs.operation("ListRecordingConfigurations")
+def list_recording_configurations(params: dict) -> dict:
+    def render(items):
+        return [
+            {
+                k: v
+                for k, v in recording_configuration_shape(c).items()
+                if k in ("arn", "name", "destinationConfiguration", "state", "tags")
+            }
+            for c in items
+        ]
+
+    return listing(IvsRecordingConfiguration.objects.order_by("id"), params, "recordingConfigurations", render)
+
+
+@ivs.operation("DeleteRecordingConfiguration")
+def delete_recording_configuration(params: dict) -> dict:
+    config = _recording_configuration(params["arn"])
+    if IvsChannel.objects.filter(recording_configuration_arn=config.arn).exists():
+        raise ApiError("ConflictException", "Channels still record with this configuration")
+    config.delete()
+    return {}

@@ -12,6 +12,7 @@ from mediaplane.models.composition import (
 from mediaplane.models.ingest import (
     IngestSample,
     IvsChannel,
+    IvsRecordingConfiguration,
     IvsStreamEvent,
     IvsStreamKey,
     IvsStreamSession,
@@ -35,6 +36,7 @@ __all__ = [
     "StorageConfiguration",
     "IngestSample",
     "IvsChannel",
+    "IvsRecordingConfiguration",
     "IvsStreamEvent",
     "IvsStreamKey",
     "IvsStreamSession",

@@ -158,3 +158,28 @@ class IngestSample(models.Model):
 
     def __str__(self):
         return f"{self.time:%H:%M:%S}"
+
+
+class IvsRecordingConfiguration(models.Model):
+    """Where a channel's broadcasts are recorded: a folder under STORAGE_DIR named after
+    the bucket (the local stand-in for S3)."""
+
+    resource_id = models.CharField(max_length=12, unique=True, default=new_resource_id)
+    arn = models.CharField(max_length=128, unique=True)
+    name = models.CharField(max_length=128, blank=True)
+    bucket_name = models.CharField(max_length=63)
+    thumbnail_interval = models.PositiveIntegerField(default=60)  # seconds; 0: no thumbnails
+    reconnect_window = models.PositiveIntegerField(default=0)
+    tags = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "IVS recording configuration (local plane)"
+
+    def __str__(self):
+        return self.name or self.resource_id
+
+    def save(self, *args, **kwargs):
+        if not self.arn:
+            self.arn = arn("recording-configuration", self.resource_id)
+        super().save(*args, **kwargs)
