@@ -279,3 +279,50 @@ def test_composition_calls(aws_realtime):
     assert composition["arn"] == composition_arn
     assert video.get_composition(composition_arn=composition_arn)["state"] == "ACTIVE"
     video.stop_composition(composition_arn=composition_arn)
+
+
+def test_recording_calls(aws):
+    config_arn = "arn:aws:ivs:us-west-2:123456789012:recording-configuration/abcdABCDefgh"
+    aws.add_response("list_recording_configurations", {"recordingConfigurations": []}, {"maxResults": 50})
+    aws.add_response(
+        "create_recording_configuration",
+        {
+            "recordingConfiguration": {
+                "arn": config_arn,
+                "destinationConfiguration": {"s3": {"bucketName": "my-videos"}},
+                "state": "ACTIVE",
+            }
+        },
+        {
+            "name": "streamcat-my-videos",
+            "destinationConfiguration": {"s3": {"bucketName": "my-videos"}},
+            "thumbnailConfiguration": {"recordingMode": "INTERVAL", "targetIntervalSeconds": 30},
+        },
+    )
+    aws.add_response("update_channel", {"channel": {"arn": ARN}}, {"arn": ARN, "recordingConfigurationArn": config_arn})
+    assert video.recording_configuration_arn(bucket="my-videos") == config_arn
+    video.set_channel_recording(channel_arn=ARN, recording_configuration_arn=config_arn)
+
+
+def test_recordings_are_found_in_s3(settings, monkeypatch):
+    import io
+    import json
+
+    from botocore.response import StreamingBody
+
+    for stubber in _stubbed("s3", settings, monkeypatch):
+        prefix = "ivs/v1/123456789012/abcdABCDefgh/2026/11/22/10/00/RecordingId1"
+        stubber.add_response(
+            "list_objects_v2",
+            {"Contents": [{"Key": f"{prefix}/events/recording-ended.json"}], "IsTruncated": False},
+            {"Bucket": "my-videos", "Prefix": "ivs/v1/123456789012/abcdABCDefgh/"},
+        )
+        ended = json.dumps({"stream_id": STREAM_ID, "recording_duration_ms": 8034}).encode()
+        stubber.add_response(
+            "get_object",
+            {"Body": StreamingBody(io.BytesIO(ended), len(ended))},
+            {"Bucket": "my-videos", "Key": f"{prefix}/events/recording-ended.json"},
+        )
+        found = video.find_recording(channel_arn=ARN, stream_id=STREAM_ID, bucket="my-videos")
+        assert found["duration"] == 8.034
+        assert f"/{prefix}/media/mp4/recording.mp4?" in found["url"] and "Signature" in found["url"]
