@@ -53,6 +53,12 @@ class Channel(models.Model):
     def is_live(self) -> bool:
         return self.live_since is not None
 
+    @property
+    def live_thumbnail_url(self) -> str:
+        from streamcat import video
+
+        return video.live_thumbnail_url(self.playback_url) if self.is_live else ""
+
 
 class StreamSession(models.Model):
     """One broadcast of a channel, mirrored from IVS's stream session."""

@@ -74,6 +74,7 @@ def sample_ingest_health() -> int:
             continue
         framerate = measured_framerate(settings.HLS_DIR / session.channel.hls_name)
         ingest.record_ingest_sample(session=session, stats=stream, framerate=framerate)
+        write_live_thumbnail(settings.HLS_DIR / session.channel.hls_name)
         sampled += 1
     return sampled
 
@@ -114,3 +115,32 @@ def measured_framerate(hls_dir: Path) -> float | None:
     except (subprocess.SubprocessError, OSError, KeyError, IndexError, ValueError):
         return None
     return round(packets / duration, 2) if duration > 0 else None
+
+
+def write_live_thumbnail(hls_dir: Path) -> None:
+    """thumb.jpg beside the playlist: the newest segment's first frame, for the site's
+    live lists (replaced atomically, so a page never loads half a picture)."""
+    newest = _newest_segment(hls_dir)
+    if newest is None:
+        return
+    target, partial = hls_dir / "thumb.jpg", hls_dir / "thumb.tmp.jpg"
+    try:
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(newest), "-frames:v", "1"]
+            + ["-vf", "scale=480:-2", "-q:v", "5", str(partial)],
+            capture_output=True,
+            timeout=10,
+            check=True,
+        )
+        partial.replace(target)
+    except (subprocess.SubprocessError, OSError) as exc:
+        log.info("no live thumbnail for %s: %s", hls_dir.name, exc)
+
+
+def _newest_segment(hls_dir: Path) -> Path | None:
+    try:
+        lines = (hls_dir / "index.m3u8").read_text().splitlines()
+    except OSError:
+        return None
+    segments = [line for line in lines if line and not line.startswith("#")]
+    return hls_dir / segments[-1] if segments else None

@@ -93,6 +93,13 @@ def update_channel(*, channel_arn: str, name: str) -> dict:
     return _call("ivs", "update_channel", arn=channel_arn, name=name)["channel"]
 
 
+def live_thumbnail_url(playback_url: str) -> str:
+    """A picture of the live stream, refreshed every few seconds, or "" if there is none.
+    The local plane writes one beside each playlist; Amazon IVS has no such URL (its
+    thumbnails go to the recording bucket), so in AWS mode the site shows none."""
+    return playback_url.rsplit("/", 1)[0] + "/thumb.jpg" if is_local() else ""
+
+
 # --- Recording -------------------------------------------------------------------------
 
 

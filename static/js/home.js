@@ -16,3 +16,18 @@ keepOpen(lists.dataset.socketUrl, {
     }
   },
 });
+
+// Live thumbnails: refreshed every 10 s; until the first exists, the initial shows.
+function watchThumbnails() {
+  for (const image of document.querySelectorAll("[data-live-thumbnail]")) {
+    image.onerror = () => (image.style.visibility = "hidden");
+    image.onload = () => (image.style.visibility = "visible");
+  }
+}
+watchThumbnails();
+document.body.addEventListener("htmx:afterSwap", watchThumbnails);
+setInterval(() => {
+  for (const image of document.querySelectorAll("[data-live-thumbnail]")) {
+    image.src = `${image.src.split("?")[0]}?t=${Date.now()}`;
+  }
+}, 10000);
