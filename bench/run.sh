@@ -21,6 +21,9 @@ mkdir -p bench/results
     echo "### Stage (WebRTC) glass-to-glass latency"
     .venv/bin/python -m bench.stage_latency "${BENCH_STAGE_SECONDS:-20}"
     echo
+    echo "### Server-side composition"
+    .venv/bin/python -m bench.composition "${BENCH_COMPOSITION_SECONDS:-20}"
+    echo
     echo "### Chat fan-out (one room)"
     .venv/bin/python -m bench.chat_fanout "${BENCH_CHAT_SECONDS:-20}"
 } | tee bench/results/latest.md

@@ -13,7 +13,6 @@ then 1 host with more and more viewers, until p95 passes 300 ms (bounded).
 from __future__ import annotations
 
 import asyncio
-import fractions
 import logging
 import multiprocessing
 import os
@@ -38,92 +37,12 @@ django.setup()
 logging.getLogger("aioice").setLevel(logging.WARNING)  # one line per ICE check otherwise
 logging.getLogger("aiortc").setLevel(logging.WARNING)
 
-import av  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from bench._clock import publish_clock, read_clock  # noqa: E402
 from streamcat import video  # noqa: E402
 from streamcat.stack import Stack  # noqa: E402
-
-WIDTH, HEIGHT, FPS = 640, 360, 30
-COLS, ROWS = 16, 4
-BLOCK_W, BLOCK_H = WIDTH // COLS, HEIGHT // ROWS
-
-
-def paint(clock_ms: int) -> bytes:
-    rows = []
-    for row in range(ROWS):
-        line = b"".join((b"\xeb" if clock_ms >> (row * COLS + col) & 1 else b"\x10") * BLOCK_W for col in range(COLS))
-        rows.append(line * BLOCK_H)
-    return b"".join(rows)
-
-
-def read_clock(frame: av.VideoFrame) -> int:
-    plane = frame.planes[0]
-    data = memoryview(bytes(plane))
-    value = 0
-    for bit in range(COLS * ROWS):
-        row, col = divmod(bit, COLS)
-        y, x = row * BLOCK_H + BLOCK_H // 2, col * BLOCK_W + BLOCK_W // 2
-        if data[y * plane.line_size + x] > 128:
-            value |= 1 << bit
-    return value
-
-
-def clock_track():
-    from aiortc import MediaStreamTrack
-
-    class ClockTrack(MediaStreamTrack):
-        kind = "video"
-
-        def __init__(self):
-            super().__init__()
-            self.start = None
-            self.count = 0
-            self.chroma = bytes([128]) * (WIDTH * HEIGHT // 4)
-
-        async def recv(self):
-            if self.start is None:
-                self.start = time.monotonic()
-            self.count += 1
-            await asyncio.sleep(max(0.0, self.start + self.count / FPS - time.monotonic()))
-            frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
-            luma = paint(int(time.time() * 1000))
-            plane = frame.planes[0]
-            if plane.line_size == WIDTH:
-                plane.update(luma)
-            else:
-                padded = b"".join(
-                    luma[y * WIDTH : (y + 1) * WIDTH] + bytes(plane.line_size - WIDTH) for y in range(HEIGHT)
-                )
-                plane.update(padded)
-            for chroma in frame.planes[1:]:
-                chroma.update(bytes([128]) * chroma.buffer_size)
-            frame.pts = self.count * (90000 // FPS)
-            frame.time_base = fractions.Fraction(1, 90000)
-            return frame
-
-    return ClockTrack()
-
-
-async def _publish(tokens: list[str], seconds: float) -> None:
-    from tests.webrtc_clients import RTCSessionDescription, http, peer_connection
-
-    peers = []
-    for token in tokens:
-        pc = peer_connection()
-        pc.addTrack(clock_track())
-        await pc.setLocalDescription(await pc.createOffer())
-        result = await asyncio.to_thread(
-            http, "POST", "/_plane/whip", token=token, body=pc.localDescription.sdp, content_type="application/sdp"
-        )
-        assert result.status == 201, result
-        await pc.setRemoteDescription(RTCSessionDescription(result.body, "answer"))
-        peers.append((pc, result.headers["location"], token))
-    await asyncio.sleep(seconds)
-    for pc, location, token in peers:
-        await asyncio.to_thread(http, "DELETE", location, token=token)
-        await pc.close()
 
 
 async def _view(subscriptions: list[tuple[str, str]], seconds: float, warmup: float) -> tuple[list[float], float]:
@@ -183,7 +102,7 @@ def _viewer_process(subscriptions, seconds, warmup, queue):
 
 
 def _publisher_process(tokens, seconds):
-    asyncio.run(_publish(tokens, seconds))
+    asyncio.run(publish_clock(tokens, seconds))
 
 
 def scenario(stack: Stack, hosts: int, viewers: int, seconds: float = 20.0, processes: int = 2) -> dict:
