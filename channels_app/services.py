@@ -90,6 +90,22 @@ def recording_set(*, channel: Channel, enabled: bool) -> Channel:
     return channel
 
 
+def metadata_send(*, channel: Channel, text: str) -> None:
+    """Timed metadata to everyone watching (PutMetadata): they see it with the video."""
+    text = text.strip()
+    if not text:
+        raise ChannelError("Write something to send.")
+    try:
+        video.put_metadata(channel_arn=channel.arn, metadata=text)
+    except video.VideoError as exc:
+        reasons = {
+            "ChannelNotBroadcasting": "You are not live right now.",
+            "ThrottlingException": "Slow down: at most 5 a second.",
+            "ValidationException": "That is too long: at most 1 KB.",
+        }
+        raise ChannelError(reasons.get(exc.code, exc.message)) from exc
+
+
 def stream_key_value(*, channel: Channel) -> str:
     """The secret stream key, for its owner's dashboard only."""
     if channel.is_disabled or not channel.stream_key_arn:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("dashboard/go-live/status/", views.go_live_status, name="go_live_status"),
     path("dashboard/go-live/stop/", views.go_live_stop, name="go_live_stop"),
     path("dashboard/recording/", views.recording_toggle, name="recording_toggle"),
+    path("dashboard/metadata/", views.metadata_send, name="metadata_send"),
     path("c/<slug:slug>/", views.channel_page, name="channel"),
     path("c/<slug:slug>/videos/<int:pk>/", views.replay_page, name="replay"),
 ]

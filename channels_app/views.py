@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -203,3 +204,14 @@ def go_live_stop(request):
     except services.ChannelError as exc:
         return JsonResponse({"error": str(exc)}, status=502)
     return JsonResponse({"state": "STOPPING"})
+
+
+@login_required
+@require_POST
+def metadata_send(request):
+    """The dashboard's "send to viewers" box (htmx): the answer replaces its status line."""
+    try:
+        services.metadata_send(channel=_own_channel(request), text=request.POST.get("text", ""))
+    except services.ChannelError as exc:
+        return HttpResponse(f'<p class="error" id="metadata-status">{escape(str(exc))}</p>', status=400)
+    return HttpResponse('<p class="muted" id="metadata-status">Sent: viewers see it with the video.</p>')

@@ -3,8 +3,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from mediaplane.models import Participant
-from mediaplane.services import stages
+from mediaplane.models import IvsChannel, Participant
+from mediaplane.services import metadata, stages
 
 
 class StageEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -47,3 +47,27 @@ class StageEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def participant_event(self, event):
         await self.send_json(event)
+
+
+class MetadataConsumer(AsyncJsonWebsocketConsumer):
+    """A channel's timed metadata for its players (public, like the channel's HLS)."""
+
+    async def connect(self):
+        channel_id = self.scope["url_route"]["kwargs"]["channel_id"]
+        channel = await database_sync_to_async(IvsChannel.objects.filter(resource_id=channel_id).first)()
+        if channel is None:
+            await self.close(code=4404)
+            return
+        self.group = metadata.group(channel)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        await self.send_json({"type": "error", "message": "This socket is read-only."})
+
+    async def plane_metadata(self, event):
+        await self.send_json(event["event"])

@@ -93,6 +93,11 @@ def update_channel(*, channel_arn: str, name: str) -> dict:
     return _call("ivs", "update_channel", arn=channel_arn, name=name)["channel"]
 
 
+def put_metadata(*, channel_arn: str, metadata: str) -> None:
+    """Timed metadata (a poll, a product) that viewers' players receive with the video."""
+    _call("ivs", "put_metadata", channelArn=channel_arn, metadata=metadata)
+
+
 def live_thumbnail_url(playback_url: str) -> str:
     """A picture of the live stream, refreshed every few seconds, or "" if there is none.
     The local plane writes one beside each playlist; Amazon IVS has no such URL (its

@@ -137,7 +137,7 @@ def plane(stack, transactional_db):
     return stack
 
 
-def unvalidated_client(service: str):
+def unvalidated_client(service: str, **config):
     """A boto3 client that sends bad input as is, so the plane itself must refuse it."""
     key_id, secret = next(iter(settings.LOCAL_PLANE_ACCESS_KEYS.items()))
     return boto3.client(
@@ -146,7 +146,7 @@ def unvalidated_client(service: str):
         endpoint_url=video.local_endpoint(service),
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
-        config=botocore.config.Config(parameter_validation=False),
+        config=botocore.config.Config(parameter_validation=False, **config),
     )
 
 

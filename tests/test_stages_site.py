@@ -39,7 +39,12 @@ def test_host_gets_publish_and_others_subscribe_only(stage, host, client):
     client.force_login(host)
     issued = client.post(reverse("stage_token", args=[stage.pk])).json()
     assert claims(issued["token"])["capabilities"] == {"allow_publish": True, "allow_subscribe": True}
-    assert claims(issued["token"])["attributes"] == {"username": "host1", "avatar": "H"}
+    assert claims(issued["token"])["attributes"] == {
+        "username": "host1",
+        "avatar": "H",
+        "featured": "true",  # how a composition of the stage places them
+        "pip": "false",
+    }
     other = User.objects.create_user("viewer1", password="a-long-password-2")
     client.force_login(other)
     issued = client.post(reverse("stage_token", args=[stage.pk])).json()

@@ -8,7 +8,7 @@ from mediaplane import viewers
 from mediaplane.api.paging import listing
 from mediaplane.api.protocol import ApiError, Service, conflict, find, not_found
 from mediaplane.models import IvsChannel, IvsRecordingConfiguration, IvsStreamEvent, IvsStreamKey, IvsStreamSession
-from mediaplane.services import ingest
+from mediaplane.services import ingest, metadata
 
 ivs = Service("ivs")
 
@@ -326,4 +326,16 @@ def delete_recording_configuration(params: dict) -> dict:
     if IvsChannel.objects.filter(recording_configuration_arn=config.arn).exists():
         raise ApiError("ConflictException", "Channels still record with this configuration")
     config.delete()
+    return {}
+
+
+# --- Timed metadata ----------------------------------------------------------------------
+
+
+@ivs.operation("PutMetadata")
+def put_metadata(params: dict) -> dict:
+    try:
+        metadata.put(channel=_channel(params["channelArn"]), metadata=params["metadata"])
+    except metadata.MetadataRefused as exc:
+        raise ApiError(exc.code, exc.message) from None
     return {}

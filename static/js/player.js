@@ -1,13 +1,37 @@
 // One small player interface with two drivers: hls.js for the local media plane,
 // the IVS Player SDK when the channel is on Amazon IVS.
-//   const player = createPlayer(videoElement, driverName, { onState })
+//   const player = createPlayer(videoElement, driverName, { onState, onMetadata })
 //   player.load(url); player.destroy();
+// onMetadata(text) fires when the video reaches a PutMetadata entry.
 
-function hlsDriver(video, { onState }) {
+import { keepOpen } from "./socket.js";
+
+// Between nginx receiving a frame and its segment being listed (bench.hls_latency).
+const PACKAGING_DELAY_MS = 600;
+
+// The local plane sends each entry with the time it was put; it is shown once this
+// player's own delay behind live has passed, i.e. with the video it belongs to.
+function metadataFeed(url, hlsRef, onMetadata) {
+  const channelId = url.split("/").at(-2);
+  let closed = false;
+  keepOpen(`/_plane/metadata/${channelId}`, {
+    onEvent: (event) => {
+      if (event.type !== "metadata") return;
+      const behind = (hlsRef()?.latency ?? 3) * 1000 + PACKAGING_DELAY_MS;
+      setTimeout(() => !closed && onMetadata(event.metadata), Math.max(0, event.at + behind - Date.now()));
+    },
+    shouldStop: () => closed,
+  });
+  return () => (closed = true);
+}
+
+function hlsDriver(video, { onState, onMetadata }) {
   let hls = null;
+  let stopMetadata = null;
   return {
     load(url) {
       this.destroy();
+      stopMetadata = metadataFeed(url, () => hls, onMetadata);
       if (window.Hls && window.Hls.isSupported()) {
         hls = new window.Hls({
           lowLatencyMode: true,
@@ -34,12 +58,14 @@ function hlsDriver(video, { onState }) {
     destroy() {
       if (hls) hls.destroy();
       hls = null;
+      stopMetadata?.();
+      stopMetadata = null;
       video.removeAttribute("src");
     },
   };
 }
 
-function ivsDriver(video, { onState }) {
+function ivsDriver(video, { onState, onMetadata }) {
   let player = null;
   return {
     load(url) {
@@ -53,6 +79,7 @@ function ivsDriver(video, { onState }) {
       });
       player.attachHTMLVideoElement(video);
       player.addEventListener(window.IVSPlayer.PlayerEventType.ERROR, (e) => onState("error", e.message || String(e)));
+      player.addEventListener(window.IVSPlayer.PlayerEventType.TEXT_METADATA_CUE, (cue) => onMetadata(cue.text));
       player.setAutoplay(true);
       player.load(url);
     },
@@ -64,6 +91,6 @@ function ivsDriver(video, { onState }) {
 }
 
 export function createPlayer(video, driver, options = {}) {
-  const onState = options.onState || (() => {});
-  return driver === "ivs" ? ivsDriver(video, { onState }) : hlsDriver(video, { onState });
+  const callbacks = { onState: options.onState || (() => {}), onMetadata: options.onMetadata || (() => {}) };
+  return driver === "ivs" ? ivsDriver(video, callbacks) : hlsDriver(video, callbacks);
 }

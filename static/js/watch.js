@@ -9,8 +9,27 @@ const root = document.getElementById("watch");
 const video = document.getElementById("player");
 const offline = document.getElementById("offline");
 const badge = document.getElementById("live-badge");
+const metadataCard = document.getElementById("metadata-card");
+let hideCard = null;
+
+// Timed metadata from the streamer (a poll, a product): shown over the video.
+function showMetadata(text) {
+  let shown = text;
+  try {
+    const data = JSON.parse(text);
+    shown = data.question || data.title || data.text || text;
+  } catch {
+    // plain text
+  }
+  metadataCard.textContent = shown;
+  metadataCard.hidden = false;
+  clearTimeout(hideCard);
+  hideCard = setTimeout(() => (metadataCard.hidden = true), 10000);
+}
+
 const player = createPlayer(video, root.dataset.driver, {
   onState: (state, detail) => console.debug("player", state, detail),
+  onMetadata: showMetadata,
 });
 let live = false;
 

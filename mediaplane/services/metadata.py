@@ -1,0 +1,45 @@
+"""Timed metadata (PutMetadata) on the local plane.
+
+Amazon IVS writes metadata into the stream itself and its player raises it when the
+video reaches that point. nginx-rtmp's HLS cannot carry it, so the plane sends each
+entry with the time it was put to the channel's players over a small WebSocket
+(`/_plane/metadata/<channel id>`, public like the HLS); the player shows it once its
+own playback delay has passed, so it lands with the video it belongs to.
+"""
+
+from __future__ import annotations
+
+import time
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+
+from mediaplane.models import IvsChannel
+
+MAX_BYTES = 1024  # IVS's limit per PutMetadata
+MAX_PER_SECOND = 5  # IVS's per-channel rate
+
+
+class MetadataRefused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def group(channel: IvsChannel) -> str:
+    return f"plane-metadata-{channel.resource_id}"
+
+
+def put(*, channel: IvsChannel, metadata: str) -> None:
+    if len(metadata.encode()) > MAX_BYTES:
+        raise MetadataRefused("ValidationException", f"metadata: at most {MAX_BYTES} bytes")
+    if channel.live_session() is None:
+        raise MetadataRefused("ChannelNotBroadcasting", "The channel is not broadcasting")
+    second = int(time.time())
+    key = f"plane:metadata-rate:{channel.resource_id}:{second}"
+    cache.add(key, 0, timeout=5)
+    if cache.incr(key) > MAX_PER_SECOND:
+        raise MetadataRefused("ThrottlingException", f"At most {MAX_PER_SECOND} PutMetadata calls a second per channel")
+    event = {"type": "metadata", "metadata": metadata, "at": round(time.time() * 1000)}
+    async_to_sync(get_channel_layer().group_send)(group(channel), {"type": "plane.metadata", "event": event})
