@@ -4,6 +4,7 @@ the channel's HLS, checked pixel by pixel."""
 
 import asyncio
 import io
+import json
 import os
 import signal
 import urllib.request
@@ -11,6 +12,7 @@ import urllib.request
 import av
 import pytest
 from botocore.exceptions import ClientError
+from django.conf import settings
 
 from mediaplane.models import Composition
 from streamcat import video
@@ -230,3 +232,38 @@ def test_a_compositor_that_keeps_dying_ends_failed(rt, stage, channel, encoder):
     failed = asyncio.run(scenario())
     assert failed["destinations"][0]["state"] == "FAILED"
     assert Composition.objects.get(arn=failed["arn"]).failure_reason.startswith("The compositor failed 3 times")
+
+
+def test_a_composition_records_to_a_storage_configuration(rt, stage, encoder):
+    storage = rt.create_storage_configuration(name="rec", s3={"bucketName": "stage-recordings"})["storageConfiguration"]
+    destination = {
+        "s3": {
+            "storageConfigurationArn": storage["arn"],
+            "encoderConfigurationArns": [encoder["arn"]],
+            "recordingConfiguration": {"hlsConfiguration": {"targetSegmentDurationSeconds": 2}},
+        }
+    }
+
+    async def scenario():
+        host, _ = await whip_publish(host_token(rt, stage, "host"), yuv=BLUE)
+        composition = rt.start_composition(stageArn=stage["arn"], destinations=[destination])["composition"]
+        await wait_until(lambda: state(rt, composition) == "ACTIVE", timeout=20, message="ACTIVE")
+        await asyncio.sleep(6)
+        rt.stop_composition(arn=composition["arn"])
+        await wait_until(lambda: state(rt, composition) == "STOPPED", timeout=15, message="STOPPED")
+        await host.close()
+        return rt.get_composition(arn=composition["arn"])["composition"]
+
+    stopped = asyncio.run(scenario())
+    prefix = stopped["destinations"][0]["detail"]["s3"]["recordingPrefix"]
+    folder = settings.STORAGE_DIR / "stage-recordings" / prefix
+    playlist = (folder / "media" / "hls" / "playlist.m3u8").read_text()
+    assert "#EXT-X-ENDLIST" in playlist
+    ended = json.loads((folder / "events" / "recording-ended.json").read_text())
+    assert ended["recording_status"] == "RECORDING_ENDED"
+    active_for = (stopped["endTime"] - stopped["startTime"]).total_seconds()
+    assert abs(ended["recording_duration_ms"] / 1000 - active_for) < 3
+    with av.open(str(folder / "media" / "hls" / "playlist.m3u8")) as recording:
+        # The first frames are dark until the host's first keyframe arrives; the last shows them.
+        picture = list(recording.decode(video=0))[-1].to_ndarray(format="rgb24")
+    assert colour_at(picture, 320, 180) == "blue" and picture.shape == (360, 640, 3)

@@ -212,15 +212,13 @@ def start_composition(params: dict) -> dict:
     if Composition.objects.filter(stage=stage, state__in=compositions.RUNNING).exists():
         raise conflict("The stage already has a running composition")
     layout, destinations = _layout(params), _destinations(params)
-    if any("storage" in d for d in destinations):
-        raise validation_error("s3 destinations (recording) are not carried out by the local plane yet")
     try:
         with transaction.atomic():
             composition = Composition.objects.create(
                 stage=stage, layout=layout, tags=params.get("tags", {}), idempotency_token=token
             )
             for index, destination in enumerate(destinations):
-                CompositionDestination.objects.create(
+                row = CompositionDestination.objects.create(
                     composition=composition,
                     name=destination["config"].get("name") or f"destination-{index + 1}",
                     channel_arn=destination.get("channel_arn", ""),
@@ -228,6 +226,10 @@ def start_composition(params: dict) -> dict:
                     encoder=destination["encoder"],
                     configuration=destination["config"],
                 )
+                if row.storage_id:
+                    # Where the recording goes in the bucket, as IVS reports it.
+                    row.recording_prefix = f"{stage.resource_id}/{composition.resource_id}/{row.destination_id}"
+                    row.save(update_fields=["recording_prefix"])
             _on_commit_watch()
     except IntegrityError:  # the same token, twice at once
         composition = Composition.objects.get(stage=stage, idempotency_token=token)

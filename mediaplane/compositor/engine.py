@@ -1,6 +1,7 @@
 """The compositor process of one composition: decodes every publishing host's RTP
 (forwarded by Janus), lays the pictures out, mixes the audio, encodes once with
-FFmpeg's libraries (PyAV) and pushes RTMP to the channel's ingest.
+FFmpeg's libraries (PyAV) and pushes RTMP to the channel's ingest and/or writes an
+HLS recording, one encoder per destination.
 
 It follows `spec.json` in its folder, which the plane rewrites as hosts start and stop
 publishing: inputs come and go and the layout changes without restarting the output,
@@ -152,6 +153,58 @@ def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
     return rows[:, : plane.width]
 
 
+class Output:
+    """One destination: its own encoders and container (RTMP to a channel, or HLS files
+    for a recording), fed the same composed pictures and mixed sound."""
+
+    def __init__(self, config: dict, fps: Fraction):
+        self.width, self.height = config["width"], config["height"]
+        if config["kind"] == "rtmp":
+            self.container = av.open(config["url"], mode="w", format="flv", timeout=10.0)
+        else:
+            folder = Path(config["dir"])
+            folder.mkdir(parents=True, exist_ok=True)
+            options = {
+                "hls_time": str(config.get("segment", 6)),
+                "hls_playlist_type": "event",  # grows while recording; ENDLIST when it ends
+                # After a compositor restart the recording continues in the same playlist.
+                "hls_flags": "append_list+discont_start",
+                "hls_segment_filename": str(folder / "segment%05d.ts"),
+            }
+            self.container = av.open(str(folder / "playlist.m3u8"), mode="w", format="hls", options=options)
+        video = self.container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = self.width, self.height, "yuv420p"
+        video.bit_rate = config["bitrate"]
+        video.codec_context.gop_size = int(round(float(fps) * 2))
+        video.options = {"preset": "veryfast", "tune": "zerolatency", "bf": "0"}
+        audio = self.container.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
+        audio.bit_rate = 128_000
+        self.video, self.audio = video, audio
+        self.audio_fifo = av.AudioFifo()
+        self.audio_pts = 0
+
+    def write(self, picture: av.VideoFrame, sound: list[av.AudioFrame]) -> None:
+        if (picture.width, picture.height) != (self.width, self.height):
+            scaled = picture.reformat(width=self.width, height=self.height)
+            scaled.pts, scaled.time_base = picture.pts, picture.time_base
+            picture = scaled
+        for packet in self.video.encode(picture):
+            self.container.mux(packet)
+        for frame in sound:
+            self.audio_fifo.write(frame)
+        while self.audio_fifo.samples >= 1024:
+            chunk = self.audio_fifo.read(1024)
+            chunk.pts, chunk.time_base = self.audio_pts, Fraction(1, SAMPLE_RATE)
+            self.audio_pts += 1024
+            for packet in self.audio.encode(chunk):
+                self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.video.encode(None):
+            self.container.mux(packet)
+        self.container.close()
+
+
 class Compositor:
     def __init__(self, folder: Path):
         self.folder = folder
@@ -160,22 +213,12 @@ class Compositor:
         self.inputs: dict[str, Input] = {}
         self.running = True
         self.load_spec()
-        width, height = self.spec["width"], self.spec["height"]
-        self.fps = Fraction(self.spec["framerate"]).limit_denominator(1001)
+        width, height = self.spec["outputs"][0]["width"], self.spec["outputs"][0]["height"]
+        self.fps = Fraction(self.spec["outputs"][0]["framerate"]).limit_denominator(1001)
         self.canvas = Canvas(width, height)
-        self.output = av.open(self.spec["output"], mode="w", format="flv", timeout=10.0)
-        video = self.output.add_stream("libx264", rate=self.fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.bit_rate = self.spec["bitrate"]
-        video.codec_context.gop_size = int(round(float(self.fps) * 2))
-        video.options = {"preset": "veryfast", "tune": "zerolatency", "bf": "0"}
-        audio = self.output.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
-        audio.bit_rate = 128_000
-        self.video, self.audio = video, audio
-        self.audio_fifo = av.AudioFifo()
+        self.outputs = [Output(config, self.fps) for config in self.spec["outputs"]]
         self.to_aac = av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
         self.frames = 0
-        self.audio_pts = 0
 
     def load_spec(self) -> None:
         path = self.folder / "spec.json"
@@ -240,17 +283,10 @@ class Compositor:
             picture = self.compose()
             picture.pts = self.frames
             picture.time_base = 1 / self.fps
-            for packet in self.video.encode(picture):
-                self.output.mux(packet)
             samples = int(SAMPLE_RATE * (self.frames + 1) / self.fps) - int(SAMPLE_RATE * self.frames / self.fps)
-            for converted in self.to_aac.resample(self.mix(samples)):
-                self.audio_fifo.write(converted)
-            while self.audio_fifo.samples >= 1024:
-                chunk = self.audio_fifo.read(1024)
-                chunk.pts, chunk.time_base = self.audio_pts, Fraction(1, SAMPLE_RATE)
-                self.audio_pts += 1024
-                for packet in self.audio.encode(chunk):
-                    self.output.mux(packet)
+            sound = self.to_aac.resample(self.mix(samples))
+            for output in self.outputs:
+                output.write(picture, sound)
             self.frames += 1
             if time.monotonic() - last_status >= 1.0:
                 last_status = time.monotonic()
@@ -272,9 +308,8 @@ class Compositor:
     def close(self) -> None:
         for source in self.inputs.values():
             source.stop()
-        for packet in self.video.encode(None):
-            self.output.mux(packet)
-        self.output.close()
+        for output in self.outputs:
+            output.close()
 
 
 def main(folder: str) -> None:

@@ -284,10 +284,6 @@ def _sdp(port: int, video_codec: str | None, audio: bool) -> str:
 
 
 def _write_spec(composition: Composition, base: Path, forwarders: dict) -> None:
-    destination = composition.destinations.filter(channel_arn__gt="").select_related("encoder").first()
-    if destination is None:
-        raise CompositionError("Only channel destinations are carried out by this plane so far")
-    encoder = destination.encoder
     layout = composition.layout
     kind = "pip" if "pip" in layout else "grid"
     config = layout.get(kind, {})
@@ -310,16 +306,39 @@ def _write_spec(composition: Composition, base: Path, forwarders: dict) -> None:
         )
     inputs.sort(key=lambda i: i["order"])
     spec = {
-        "width": encoder.width if encoder else 1280,
-        "height": encoder.height if encoder else 720,
-        "framerate": encoder.framerate if encoder else 30,
-        "bitrate": encoder.bitrate if encoder else 2_500_000,
-        "output": _ingest_url(destination),
+        "outputs": [_output(d) for d in composition.destinations.select_related("encoder", "storage")],
         "layout": {"type": kind, **config},
         "inputs": inputs,
     }
     if _read_json(base / "spec.json") != spec:
         _write_json(base / "spec.json", spec)
+
+
+def _output(destination: CompositionDestination) -> dict:
+    """What the compositor writes for one destination: RTMP to a channel's ingest, or
+    an HLS recording in the storage configuration's bucket."""
+    encoder = destination.encoder
+    video = {
+        "width": encoder.width if encoder else 1280,
+        "height": encoder.height if encoder else 720,
+        "framerate": encoder.framerate if encoder else 30,
+        "bitrate": encoder.bitrate if encoder else 2_500_000,
+    }
+    if destination.channel_arn:
+        return {"kind": "rtmp", "url": _ingest_url(destination), **video}
+    if destination.storage is None:
+        raise CompositionError("The storage configuration of a destination was deleted")
+    hls = destination.configuration.get("s3", {}).get("recordingConfiguration", {}).get("hlsConfiguration", {})
+    return {
+        "kind": "hls",
+        "dir": str(recording_folder(destination) / "media" / "hls"),
+        "segment": hls.get("targetSegmentDurationSeconds", 6),
+        **video,
+    }
+
+
+def recording_folder(destination: CompositionDestination) -> Path:
+    return settings.STORAGE_DIR / destination.storage.bucket_name / destination.recording_prefix
 
 
 def _ingest_url(destination: CompositionDestination) -> str:
@@ -367,6 +386,8 @@ def _end(composition: Composition, state: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         (folder(composition) / "forwarders.json").unlink()
     now = timezone.now()
+    for destination in composition.destinations.filter(storage__isnull=False).select_related("storage"):
+        _write_recording_ended(composition, destination, ended_at=now, failed=state != CompositionState.STOPPED)
     composition.state, composition.end_time, composition.pid = state, now, None
     composition.save(update_fields=["state", "end_time", "pid"])
     composition.destinations.exclude(state=DestinationState.FAILED).update(
@@ -379,3 +400,28 @@ def _fail(composition: Composition, reason: str) -> None:
     composition.failure_reason = reason[:300]
     composition.save(update_fields=["failure_reason"])
     _end(composition, CompositionState.FAILED)
+
+
+def _write_recording_ended(composition, destination, *, ended_at, failed: bool) -> None:
+    """events/recording-ended.json beside the recording, as IVS writes it."""
+    folder = recording_folder(destination)
+    playlist = folder / "media" / "hls" / "playlist.m3u8"
+    try:
+        lines = playlist.read_text().splitlines()
+    except OSError:
+        return  # nothing was recorded
+    seconds = sum(float(line.split(":", 1)[1].split(",")[0]) for line in lines if line.startswith("#EXTINF:"))
+    (folder / "events").mkdir(parents=True, exist_ok=True)
+    _write_json(
+        folder / "events" / "recording-ended.json",
+        {
+            "version": "v1",
+            "stage_arn": composition.stage.arn,
+            "composition_arn": composition.arn,
+            "recording_started_at": (destination.start_time or composition.created_at).isoformat(),
+            "recording_ended_at": ended_at.isoformat(),
+            "recording_status": "RECORDING_ENDED_WITH_FAILURE" if failed else "RECORDING_ENDED",
+            "recording_duration_ms": round(seconds * 1000),
+            "media": {"hls": {"path": "media/hls", "playlist": "playlist.m3u8"}},
+        },
+    )
