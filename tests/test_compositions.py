@@ -7,6 +7,7 @@ import io
 import json
 import os
 import signal
+import time
 import urllib.request
 
 import av
@@ -267,3 +268,33 @@ def test_a_composition_records_to_a_storage_configuration(rt, stage, encoder):
         # The first frames are dark until the host's first keyframe arrives; the last shows them.
         picture = list(recording.decode(video=0))[-1].to_ndarray(format="rgb24")
     assert colour_at(picture, 320, 180) == "blue" and picture.shape == (360, 640, 3)
+
+
+def test_a_composition_comes_back_after_nginx_restarts(rt, stage, channel, encoder, stack):
+    destination = {"channel": {"channelArn": channel["arn"], "encoderConfigurationArn": encoder["arn"]}}
+
+    async def scenario():
+        host, _ = await whip_publish(host_token(rt, stage, "host"), yuv=RED)
+        composition = rt.start_composition(stageArn=stage["arn"], destinations=[destination])["composition"]
+        await asyncio.to_thread(wait_for_picture, channel["playbackUrl"], {(320, 180): "red"})
+        # nginx goes away: the compositor loses its RTMP connection and exits; the
+        # watcher restarts it (with back-off) and the channel plays again.
+        await asyncio.to_thread(stack.kill, "nginx")
+        await asyncio.to_thread(stack.start, parts=("nginx",))
+        restarted_at = time.time()
+        await wait_until(
+            lambda: Composition.objects.get(arn=composition["arn"]).restarts >= 1, timeout=20, message="a restart"
+        )
+        playlist = settings.HLS_DIR / channel["arn"].rsplit("/", 1)[1] / "index.m3u8"
+        await wait_until(
+            lambda: playlist.exists() and playlist.stat().st_mtime > restarted_at + 1,
+            timeout=30,
+            message="new segments after the restart",
+        )
+        await asyncio.to_thread(wait_for_picture, channel["playbackUrl"], {(320, 180): "red"})
+        assert state(rt, composition) == "ACTIVE"
+        rt.stop_composition(arn=composition["arn"])
+        await wait_until(lambda: state(rt, composition) == "STOPPED", timeout=15, message="STOPPED")
+        await host.close()
+
+    asyncio.run(scenario())
