@@ -173,6 +173,9 @@ HLS_DIR = VAR_DIR / "hls"
 # records channels into RECORDING_BUCKET (an S3 bucket you own in AWS mode).
 STORAGE_DIR = VAR_DIR / "storage"
 RECORDING_BUCKET = env_str("STREAMCAT_RECORDING_BUCKET", "streamcat-recordings")
+# "local": buckets are folders only; "s3": finished recordings are also uploaded to the
+# S3 bucket of the same name (django-storages).
+RECORDING_STORAGE = env_str("STREAMCAT_RECORDING_STORAGE", "local")
 HLS_FRAGMENT_SECONDS = env_int("STREAMCAT_HLS_FRAGMENT", 1)
 FFPROBE_BIN = env_str("STREAMCAT_FFPROBE", "ffprobe")
 

@@ -251,6 +251,7 @@ class Compositor:
                 pip_height=config.get("pipHeight"),
                 offset=config.get("pipOffset", 0),
                 gap=gap,
+                behavior=config.get("pipBehavior", "STATIC"),
             )
         else:
             boxes = layout.grid(len(entries), width, height, gap=gap, featured=marked)

@@ -64,10 +64,12 @@ def pip(
     pip_height: int | None = None,
     offset: int = 0,
     gap: int = 0,
+    behavior: str = "STATIC",
 ) -> list[Tile]:
     """Everyone but the PiP participant in a grid over the whole frame; the PiP one in
-    a corner on top (listed last, so it is drawn last)."""
-    if pip_index is None or count < 2:
+    a corner on top. Alone, the PiP participant stays in its corner (STATIC) or takes
+    the whole frame (DYNAMIC)."""
+    if pip_index is None or (count < 2 and behavior == "DYNAMIC"):
         return _grid(count, 0, 0, width, height, gap)
     tiles = _grid(count - 1, 0, 0, width, height, gap)
     w = _even(pip_width or width / 4)

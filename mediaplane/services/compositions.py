@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from mediaplane import storage
 from mediaplane.drivers import janus
 from mediaplane.models import (
     Composition,
@@ -425,3 +426,4 @@ def _write_recording_ended(composition, destination, *, ended_at, failed: bool) 
             "media": {"hls": {"path": "media/hls", "playlist": "playlist.m3u8"}},
         },
     )
+    storage.publish(bucket=destination.storage.bucket_name, prefix=destination.recording_prefix, folder=folder)

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from mediaplane import storage
 from mediaplane.models import IvsRecordingConfiguration, IvsStreamSession, random_id
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def finish_recording(*, path: str, client_id: str, app: str) -> Path | None:
     }
     (folder / "events" / "recording-ended.json").write_text(json.dumps(ended, indent=2))
     source.unlink(missing_ok=True)
+    storage.publish(bucket=config.bucket_name, prefix=prefix, folder=folder)
     return folder
 
 
