@@ -21,6 +21,16 @@ def isolate(prefix: str, port_base: int) -> str:
     return var_dir
 
 
+def use_test_network() -> None:
+    """WebRTC on bench/run.sh's private test network, else on loopback (see tests/environment.py)."""
+    if os.environ.get("STREAMCAT_TEST_ICE_INTERFACE"):
+        os.environ["STREAMCAT_JANUS_ICE_INTERFACES"] = os.environ["STREAMCAT_TEST_ICE_INTERFACE"]
+    else:
+        os.environ["STREAMCAT_JANUS_LOOPBACK_ICE"] = "1"
+        os.environ.setdefault("STREAMCAT_TEST_ICE_ADDRESS", "127.0.0.1")
+    os.environ["STREAMCAT_JANUS_RTP_PORTS"] = "42000-43999"
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

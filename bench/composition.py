@@ -18,15 +18,10 @@ import sys
 import time
 import urllib.request
 
-from bench._env import cpu_seconds, isolate
+from bench._env import cpu_seconds, isolate, use_test_network
 
 isolate("composition", 32000)
-if os.environ.get("STREAMCAT_TEST_ICE_INTERFACE"):
-    os.environ["STREAMCAT_JANUS_ICE_INTERFACES"] = os.environ["STREAMCAT_TEST_ICE_INTERFACE"]
-else:
-    os.environ["STREAMCAT_JANUS_LOOPBACK_ICE"] = "1"
-    os.environ.setdefault("STREAMCAT_TEST_ICE_ADDRESS", "127.0.0.1")
-os.environ["STREAMCAT_JANUS_RTP_PORTS"] = "42000-43999"
+use_test_network()
 os.environ["STREAMCAT_COMPOSITOR_RTP_PORTS"] = "46000-46999"
 os.environ["STREAMCAT_COMPOSITION_WATCH_INTERVAL"] = "1"
 

@@ -15,21 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
 import statistics
 import sys
 import time
 
-from bench._env import cpu_seconds, isolate
+from bench._env import cpu_seconds, isolate, use_test_network
 
 isolate("stage", 30000)
-# WebRTC on bench/run.sh's private test network, else on loopback (see tests/environment.py).
-if os.environ.get("STREAMCAT_TEST_ICE_INTERFACE"):
-    os.environ["STREAMCAT_JANUS_ICE_INTERFACES"] = os.environ["STREAMCAT_TEST_ICE_INTERFACE"]
-else:
-    os.environ["STREAMCAT_JANUS_LOOPBACK_ICE"] = "1"
-    os.environ.setdefault("STREAMCAT_TEST_ICE_ADDRESS", "127.0.0.1")
-os.environ["STREAMCAT_JANUS_RTP_PORTS"] = "42000-43999"
+use_test_network()
 
 import django  # noqa: E402
 

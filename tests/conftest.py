@@ -20,6 +20,8 @@ from playwright.sync_api import sync_playwright
 from channels_app.models import Channel
 from chat import realtime as chat_realtime
 from chat import services as chat_services
+from mediaplane.models import Composition
+from mediaplane.services import compositions
 from streamcat import video
 from streamcat.stack import Stack
 
@@ -132,9 +134,13 @@ def stack(django_db_setup, django_db_blocker, redis_server):
 
 @pytest.fixture
 def plane(stack, transactional_db):
-    """The local plane, ready for boto3; rows the test writes are visible to it."""
+    """The local plane, ready for boto3; rows the test writes are visible to it. A
+    composition a failed test left running is ended, so its compositor does not load
+    the machine for the tests after it."""
     video.client.cache_clear()
-    return stack
+    yield stack
+    for composition in Composition.objects.filter(state__in=["STARTING", "ACTIVE", "STOPPING"]):
+        compositions.stop_now(composition)
 
 
 def unvalidated_client(service: str, **config):

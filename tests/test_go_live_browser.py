@@ -50,7 +50,7 @@ def test_streamer_goes_live_from_the_browser_and_a_viewer_watches(login, browser
     viewer.get_by_test_id("join").click()
     expect(viewer.get_by_test_id("stage-state")).to_have_text("ON STAGE", timeout=20_000)
     spec = settings.COMPOSITION_DIR / Composition.objects.get().resource_id / "spec.json"
-    wait_for(lambda: len(json.loads(spec.read_text())["inputs"]) == 2, timeout=20, message="the guest composited")
+    wait_for(lambda: len(json.loads(spec.read_text())["inputs"]) == 2, timeout=40, message="the guest composited")
 
     # The channel's picture: the streamer featured on the left two thirds, the guest on
     # the right, with the grid's gap between them (the fake cameras are both green).
