@@ -5,48 +5,24 @@ from __future__ import annotations
 
 from django.db import models
 
-from mediaplane.models.common import arn, new_resource_id
+from mediaplane.models.common import NamedResource, arn, new_resource_id
 from mediaplane.models.realtime import Stage
 
 
-class EncoderConfiguration(models.Model):
-    resource_id = models.CharField(max_length=12, unique=True, default=new_resource_id)
-    arn = models.CharField(max_length=128, unique=True)
-    name = models.CharField(max_length=128, blank=True)
+class EncoderConfiguration(NamedResource):
+    ARN_TYPE = "encoder-configuration"
     width = models.PositiveIntegerField(default=1280)
     height = models.PositiveIntegerField(default=720)
     framerate = models.FloatField(default=30)
     bitrate = models.PositiveIntegerField(default=2_500_000)
-    tags = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self):
-        return self.name or self.resource_id
-
-    def save(self, *args, **kwargs):
-        if not self.arn:
-            self.arn = arn("encoder-configuration", self.resource_id)
-        super().save(*args, **kwargs)
 
 
-class StorageConfiguration(models.Model):
-    """Where recordings go: the bucket is a folder under STORAGE_DIR, or an S3 bucket
-    when STREAMCAT_RECORDING_S3 is set."""
+class StorageConfiguration(NamedResource):
+    """Where recordings go: the bucket is a folder under STORAGE_DIR (and the S3 bucket
+    of that name with STREAMCAT_RECORDING_STORAGE=s3, see mediaplane.storage)."""
 
-    resource_id = models.CharField(max_length=12, unique=True, default=new_resource_id)
-    arn = models.CharField(max_length=128, unique=True)
-    name = models.CharField(max_length=128, blank=True)
+    ARN_TYPE = "storage-configuration"
     bucket_name = models.CharField(max_length=63)
-    tags = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self):
-        return self.name or self.resource_id
-
-    def save(self, *args, **kwargs):
-        if not self.arn:
-            self.arn = arn("storage-configuration", self.resource_id)
-        super().save(*args, **kwargs)
 
 
 class CompositionState(models.TextChoices):

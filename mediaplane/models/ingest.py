@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from mediaplane.models.common import arn, key_digest, new_resource_id, random_id
+from mediaplane.models.common import NamedResource, arn, key_digest, new_resource_id, random_id
 
 
 class IvsChannel(models.Model):
@@ -160,26 +160,14 @@ class IngestSample(models.Model):
         return f"{self.time:%H:%M:%S}"
 
 
-class IvsRecordingConfiguration(models.Model):
+class IvsRecordingConfiguration(NamedResource):
     """Where a channel's broadcasts are recorded: a folder under STORAGE_DIR named after
-    the bucket (the local stand-in for S3)."""
+    the bucket (the local stand-in for S3; see mediaplane.storage)."""
 
-    resource_id = models.CharField(max_length=12, unique=True, default=new_resource_id)
-    arn = models.CharField(max_length=128, unique=True)
-    name = models.CharField(max_length=128, blank=True)
+    ARN_TYPE = "recording-configuration"
     bucket_name = models.CharField(max_length=63)
     thumbnail_interval = models.PositiveIntegerField(default=60)  # seconds; 0: no thumbnails
     reconnect_window = models.PositiveIntegerField(default=0)
-    tags = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = "IVS recording configuration (local plane)"
-
-    def __str__(self):
-        return self.name or self.resource_id
-
-    def save(self, *args, **kwargs):
-        if not self.arn:
-            self.arn = arn("recording-configuration", self.resource_id)
-        super().save(*args, **kwargs)
