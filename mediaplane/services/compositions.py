@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 RUNNING = (CompositionState.STARTING, CompositionState.ACTIVE)
 VIDEO_PT, AUDIO_PT = 96, 111
 HEALTHY_AFTER = 20  # seconds of output that clear the restart count
+STALLED_AFTER = 30  # seconds without output before a running compositor counts as hung
 
 
 class CompositionError(Exception):
@@ -94,6 +95,11 @@ def _keep_running(composition: Composition) -> None:
     if alive:
         if status and time.time() - status["time"] < 5 and status["frames"] > 0:
             _mark_active(composition, status)
+        elif time.time() - (status["time"] if status else _started(composition.pid)) > STALLED_AFTER:
+            # Hung (e.g. an RTMP connection that never completes): end it; the next
+            # round counts it as a failure and restarts it.
+            log.warning("composition %s: compositor stalled; restarting it", composition.resource_id)
+            os.kill(composition.pid, signal.SIGKILL)
         return
     if composition.pid is not None:
         # It died: count it, and wait before the next try (2, 4, 8 ... s).
@@ -161,6 +167,14 @@ def _alive(composition: Composition) -> bool:
             return False
     stat = Path(f"/proc/{composition.pid}/stat").read_text()
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _started(pid: int) -> float:
+    """When a process started (Unix time), from /proc."""
+    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    lines = Path("/proc/stat").read_text().splitlines()
+    boot = next(int(line.split()[1]) for line in lines if line.startswith("btime"))
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _status(base: Path) -> dict | None:
