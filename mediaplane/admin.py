@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from mediaplane.models import IvsChannel, IvsStreamKey, IvsStreamSession, Participant, ParticipantEvent
+from mediaplane.models import (
+    Composition,
+    CompositionDestination,
+    EncoderConfiguration,
+    IvsChannel,
+    IvsRecordingConfiguration,
+    IvsStreamKey,
+    IvsStreamSession,
+    Participant,
+    ParticipantEvent,
+    StorageConfiguration,
+)
 from mediaplane.models import Stage as PlaneStage
 
 
@@ -66,4 +77,40 @@ class ParticipantAdmin(admin.ModelAdmin):
     inlines = (ParticipantEventInline,)
 
     def has_add_permission(self, request):
+        return False
+
+
+class CompositionDestinationInline(admin.TabularInline):
+    model = CompositionDestination
+    extra = 0
+    can_delete = False
+    max_num = 0
+    readonly_fields = ("destination_id", "state", "channel_arn", "storage", "encoder", "recording_prefix", "start_time")
+    fields = readonly_fields
+
+
+@admin.register(Composition)
+class CompositionAdmin(admin.ModelAdmin):
+    """Read-only: compositions change through the ivs-realtime API; here a moderator
+    sees their state and, for a FAILED one, why."""
+
+    list_display = ("resource_id", "stage", "state", "restarts", "start_time", "end_time", "failure_reason")
+    list_filter = ("state",)
+    search_fields = ("resource_id", "arn", "stage__name")
+    list_select_related = ("stage",)
+    inlines = (CompositionDestinationInline,)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EncoderConfiguration, StorageConfiguration, IvsRecordingConfiguration)
+class ConfigurationAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "arn", "created_at")
+    search_fields = ("name", "arn")
+
+    def has_change_permission(self, request, obj=None):
         return False
