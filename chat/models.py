@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from functools import cached_property
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+
+@functools.lru_cache(maxsize=256)
+def _blocked_pattern(blocked_words: str) -> re.Pattern | None:
+    """One regex per distinct list (compiled once, whatever the room object)."""
+    words = [w.strip() for w in blocked_words.splitlines() if w.strip()]
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)", re.IGNORECASE)
 
 
 def user_group(room_id: int, user_id: int) -> str:
@@ -48,15 +57,9 @@ class ChatRoom(models.Model):
     def user_group(self, user_id: int) -> str:
         return user_group(self.pk, user_id)
 
-    @cached_property
-    def _blocked_pattern(self) -> re.Pattern | None:
-        words = [w.strip() for w in self.blocked_words.splitlines() if w.strip()]
-        if not words:
-            return None
-        return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)", re.IGNORECASE)
-
     def contains_blocked_word(self, text: str) -> bool:
-        return bool(self._blocked_pattern and self._blocked_pattern.search(text))
+        pattern = _blocked_pattern(self.blocked_words)
+        return bool(pattern and pattern.search(text))
 
 
 class ChatModerator(models.Model):

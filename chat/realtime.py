@@ -16,6 +16,12 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL + "/4", decode_responses=True)
 
 
+@functools.cache
+def _script(source: str):
+    """A Lua script, registered once (later calls run it by its SHA)."""
+    return _redis().register_script(source)
+
+
 # --- Rate limit: GCRA (a token bucket stored as one timestamp). A user may send
 # CHAT_RATE_BURST messages at once, then one every 1/CHAT_RATE_PER_SECOND seconds.
 # Atomic in Redis so every process sees the same bucket.
@@ -36,7 +42,7 @@ return '0'
 def rate_limit_wait(room_id: int, user_id: int) -> float:
     """0 if the user may send now (and counts this message), else seconds to wait."""
     interval = 1.0 / settings.CHAT_RATE_PER_SECOND
-    script = _redis().register_script(_GCRA)
+    script = _script(_GCRA)
     wait = float(
         script(keys=[f"chat:rate:{room_id}:{user_id}"], args=[time.time(), interval, settings.CHAT_RATE_BURST])
     )
@@ -116,7 +122,7 @@ def sweep(now: float | None = None) -> dict[int, int]:
             pipe.execute()
         counts[room_id] = db.zcard(_members(room_id))
         if counts[room_id] == 0:
-            db.register_script(_FORGET_EMPTY_ROOM)(keys=[_members(room_id), _ROOMS], args=[room_id])
+            _script(_FORGET_EMPTY_ROOM)(keys=[_members(room_id), _ROOMS], args=[room_id])
     return counts
 
 

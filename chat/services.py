@@ -177,7 +177,6 @@ def send_message(*, room: ChatRoom, user, text) -> Message:
             "too_long", f"Messages can be at most {settings.CHAT_MAX_LENGTH} characters (yours has {len(text)})."
         )
     room.refresh_from_db(fields=["slow_mode_seconds", "blocked_words"])
-    room.__dict__.pop("_blocked_pattern", None)
     sanction = active_sanction(user, room)
     if sanction:
         raise ChatError("banned" if sanction.is_ban else "timed_out", sanction_event(sanction)["message"])

@@ -72,25 +72,30 @@ def sample_ingest_health() -> int:
         stream = stats.get(session.channel.hls_name)
         if stream is None:
             continue
-        framerate = measured_framerate(settings.HLS_DIR / session.channel.hls_name)
+        newest = newest_segment(settings.HLS_DIR / session.channel.hls_name)
+        framerate = measured_framerate(*newest) if newest else None
         ingest.record_ingest_sample(session=session, stats=stream, framerate=framerate)
-        write_live_thumbnail(settings.HLS_DIR / session.channel.hls_name)
+        if newest:
+            write_live_thumbnail(newest[0])
         sampled += 1
     return sampled
 
 
-def measured_framerate(hls_dir: Path) -> float | None:
-    """Frames per second actually received: frames counted in the newest complete segment."""
-    playlist = hls_dir / "index.m3u8"
+def newest_segment(hls_dir: Path) -> tuple[Path, float] | None:
+    """The newest complete segment listed in the channel's playlist, and its duration."""
     try:
-        lines = playlist.read_text().splitlines()
+        lines = (hls_dir / "index.m3u8").read_text().splitlines()
     except OSError:
         return None
     segments = [(lines[i], lines[i + 1]) for i, line in enumerate(lines[:-1]) if line.startswith("#EXTINF:")]
     if not segments:
         return None
     extinf, name = segments[-1]
-    duration = float(extinf.split(":", 1)[1].rstrip(",").split(",")[0])
+    return hls_dir / name, float(extinf.split(":", 1)[1].rstrip(",").split(",")[0])
+
+
+def measured_framerate(segment: Path, duration: float) -> float | None:
+    """Frames per second actually received: frames counted in the newest complete segment."""
     try:
         probe = subprocess.run(
             [
@@ -104,7 +109,7 @@ def measured_framerate(hls_dir: Path) -> float | None:
                 "stream=nb_read_packets",
                 "-of",
                 "json",
-                str(hls_dir / name),
+                str(segment),
             ],
             capture_output=True,
             text=True,
@@ -117,16 +122,13 @@ def measured_framerate(hls_dir: Path) -> float | None:
     return round(packets / duration, 2) if duration > 0 else None
 
 
-def write_live_thumbnail(hls_dir: Path) -> None:
-    """thumb.jpg beside the playlist: the newest segment's first frame, for the site's
-    live lists (replaced atomically, so a page never loads half a picture)."""
-    newest = _newest_segment(hls_dir)
-    if newest is None:
-        return
-    target, partial = hls_dir / "thumb.jpg", hls_dir / "thumb.tmp.jpg"
+def write_live_thumbnail(segment: Path) -> None:
+    """thumb.jpg beside the playlist: the segment's first frame, for the site's live
+    lists (replaced atomically, so a page never loads half a picture)."""
+    target, partial = segment.parent / "thumb.jpg", segment.parent / "thumb.tmp.jpg"
     try:
         subprocess.run(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(newest), "-frames:v", "1"]
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(segment), "-frames:v", "1"]
             + ["-vf", "scale=480:-2", "-q:v", "5", str(partial)],
             capture_output=True,
             timeout=10,
@@ -134,13 +136,4 @@ def write_live_thumbnail(hls_dir: Path) -> None:
         )
         partial.replace(target)
     except (subprocess.SubprocessError, OSError) as exc:
-        log.info("no live thumbnail for %s: %s", hls_dir.name, exc)
-
-
-def _newest_segment(hls_dir: Path) -> Path | None:
-    try:
-        lines = (hls_dir / "index.m3u8").read_text().splitlines()
-    except OSError:
-        return None
-    segments = [line for line in lines if line and not line.startswith("#")]
-    return hls_dir / segments[-1] if segments else None
+        log.info("no live thumbnail for %s: %s", segment.parent.name, exc)

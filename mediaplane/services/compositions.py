@@ -64,7 +64,7 @@ def stop(composition: Composition) -> None:
 
 def stop_now(composition: Composition) -> None:
     """End the process and the forwarders at once (the stage is being deleted)."""
-    _end(composition, CompositionState.STOPPED if composition.state != CompositionState.FAILED else composition.state)
+    _end(composition, CompositionState.STOPPED)
 
 
 def watch() -> None:
@@ -89,7 +89,7 @@ def _keep_running(composition: Composition) -> None:
     base.mkdir(parents=True, exist_ok=True)
     forwarders = _sync_forwarders(composition, base)
     _write_spec(composition, base, forwarders)
-    status = _status(base)
+    status = _read_json(base / "status.json")
     alive = _alive(composition)
     now = timezone.now()
     if alive:
@@ -175,13 +175,6 @@ def _started(pid: int) -> float:
     lines = Path("/proc/stat").read_text().splitlines()
     boot = next(int(line.split()[1]) for line in lines if line.startswith("btime"))
     return boot + ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _status(base: Path) -> dict | None:
-    try:
-        return json.loads((base / "status.json").read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _last_log_line(base: Path) -> str:
