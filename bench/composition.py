@@ -125,7 +125,7 @@ def scenario(hosts: int, seconds: float) -> dict:
 def main(seconds: float) -> None:
     call_command("migrate", verbosity=0)
     stack = Stack(var_dir=settings.VAR_DIR)
-    stack.start(parts=("redis", "janus", "nginx", "app", "worker", "beat"))
+    stack.start(parts=("redis", "janus", "playback_auth", "nginx", "app", "worker", "beat"))
     try:
         print("| hosts, 720p30 x264 | StartComposition → first HLS segment | compositor CPU (one core = 100%) |")
         print("|---|---:|---:|")

@@ -211,7 +211,7 @@ def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
     call_command("migrate", verbosity=0)
     stack = Stack(var_dir=settings.VAR_DIR)
-    stack.start(parts=("redis", "nginx", "app"))
+    stack.start(parts=("redis", "playback_auth", "nginx", "app"))
     call_command("collectstatic", "--noinput", verbosity=0)
     try:
         results = measure(seconds)

@@ -1,16 +1,28 @@
 from django.contrib import admin, messages
 
 from channels_app import services
-from channels_app.models import Channel, HealthSample, StreamEvent, StreamSession
+from channels_app.models import Category, Channel, HealthSample, StreamEvent, StreamSession
 from streamcat import video
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "position", "channel_count")
+    list_editable = ("position",)
+    prepopulated_fields = {"slug": ("name",)}
+    search_fields = ("name",)
+
+    @admin.display(description="channels")
+    def channel_count(self, obj):
+        return obj.channels.count()
 
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
-    list_display = ("title", "owner", "is_live", "is_disabled", "live_since", "last_live_at")
-    list_filter = ("is_disabled", ("live_since", admin.EmptyFieldListFilter))
+    list_display = ("title", "owner", "category", "playback_access", "is_live", "is_disabled", "live_since")
+    list_filter = ("is_disabled", "category", "playback_access", ("live_since", admin.EmptyFieldListFilter))
     search_fields = ("title", "owner__username", "slug", "arn")
-    list_select_related = ("owner",)
+    list_select_related = ("owner", "category")
     readonly_fields = (
         "arn",
         "playback_url",
@@ -20,8 +32,9 @@ class ChannelAdmin(admin.ModelAdmin):
         "last_live_at",
         "created_at",
         "is_disabled",
+        "playback_access",
     )
-    fields = ("owner", "slug", "title", *readonly_fields)
+    fields = ("owner", "slug", "title", "category", *readonly_fields)
     raw_id_fields = ("owner",)
     actions = ("stop_stream", "disable_channel", "enable_channel", "reset_stream_key")
 

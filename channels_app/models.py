@@ -8,10 +8,41 @@ from django.db import models
 from django.urls import reverse
 
 
+class Category(models.Model):
+    """What a channel streams; moderators edit the list in the admin."""
+
+    name = models.CharField(max_length=60, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order on the site; lowest first")
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("category", args=[self.slug])
+
+
+class PlaybackAccess(models.TextChoices):
+    PUBLIC = "public", "Everyone"
+    MEMBERS = "members", "Logged-in viewers"
+    FOLLOWERS = "followers", "My followers"
+
+
 class Channel(models.Model):
     owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel")
     slug = models.SlugField(max_length=150, unique=True)
     title = models.CharField(max_length=140)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="channels")
+    playback_access = models.CharField(
+        max_length=10,
+        choices=PlaybackAccess.choices,
+        default=PlaybackAccess.PUBLIC,
+        help_text="Who may watch; anything but everyone makes the IVS channel private (playback tokens)",
+    )
     arn = models.CharField("IVS channel ARN", max_length=128, unique=True)
     playback_url = models.URLField(max_length=500)
     ingest_endpoint = models.CharField(max_length=255)
@@ -54,10 +85,15 @@ class Channel(models.Model):
         return self.live_since is not None
 
     @property
+    def is_private(self) -> bool:
+        return self.playback_access != PlaybackAccess.PUBLIC
+
+    @property
     def live_thumbnail_url(self) -> str:
+        """Private channels' thumbnails need a playback token, so pages show none."""
         from streamcat import video
 
-        return video.live_thumbnail_url(self.playback_url) if self.is_live else ""
+        return video.live_thumbnail_url(self.playback_url) if self.is_live and not self.is_private else ""
 
 
 class StreamSession(models.Model):

@@ -1,20 +1,37 @@
 """Reads for pages: a fixed number of queries whatever the size of the tables."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from channels_app.models import Channel, StreamSession
-
-
-def live_channels(limit: int = 48) -> QuerySet[Channel]:
-    return Channel.objects.filter(live_since__isnull=False).select_related("owner").order_by("-live_since")[:limit]
+from channels_app.models import Category, Channel, StreamSession
 
 
-def recently_live_channels(limit: int = 12) -> QuerySet[Channel]:
-    return (
-        Channel.objects.filter(live_since__isnull=True, last_live_at__isnull=False)
-        .select_related("owner")
-        .order_by("-last_live_at")[:limit]
-    )
+def _cards() -> QuerySet[Channel]:
+    """Channels with what a card shows (owner, picture, category) in the same query."""
+    return Channel.objects.select_related("owner__profile", "category")
+
+
+def channels_with_followers() -> QuerySet[Channel]:
+    return _cards().annotate(follower_count=Count("followers"))
+
+
+def live_channels(limit: int = 48, category: Category | None = None) -> QuerySet[Channel]:
+    channels = _cards().filter(live_since__isnull=False)
+    if category is not None:
+        channels = channels.filter(category=category)
+    return channels.order_by("-live_since")[:limit]
+
+
+def recently_live_channels(limit: int = 12, category: Category | None = None) -> QuerySet[Channel]:
+    channels = _cards().filter(live_since__isnull=True, last_live_at__isnull=False)
+    if category is not None:
+        channels = channels.filter(category=category)
+    return channels.order_by("-last_live_at")[:limit]
+
+
+def search_channels(query: str, limit: int = 48) -> QuerySet[Channel]:
+    """Channels whose streamer's name, title or category matches; live ones first."""
+    matches = Q(owner__username__icontains=query) | Q(title__icontains=query) | Q(category__name__icontains=query)
+    return _cards().filter(matches).order_by("live_since__isnull", "-live_since", "-last_live_at")[:limit]
 
 
 def channel_sessions(channel: Channel, limit: int = 50) -> QuerySet[StreamSession]:

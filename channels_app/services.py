@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from channels_app.models import Channel, HealthSample, StreamEvent, StreamSession
+from channels_app.models import Channel, HealthSample, PlaybackAccess, StreamEvent, StreamSession
 from streamcat import video
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,18 @@ def channel_create(*, user, title: str) -> Channel:
         raise ChannelError("You already have a channel.") from None
 
 
-def channel_update(*, channel: Channel, title: str) -> Channel:
-    channel.title = title
-    channel.save(update_fields=["title"])
+def channel_update(*, channel: Channel, title: str, category, playback_access: str) -> Channel:
+    """Title, category and who may watch. Any audience narrower than everyone makes
+    the IVS channel private: it then plays only with the playback tokens the site
+    issues to the viewers allowed (channels_app.access)."""
+    if channel.is_private != (playback_access != PlaybackAccess.PUBLIC):
+        try:
+            video.set_channel_authorized(channel_arn=channel.arn, authorized=playback_access != PlaybackAccess.PUBLIC)
+        except video.VideoError as exc:
+            log.error("UpdateChannel (authorized) failed for %s: %s", channel, exc)
+            raise ChannelError("The video service could not change who may watch. Please try again.") from exc
+    channel.title, channel.category, channel.playback_access = title, category, playback_access
+    channel.save(update_fields=["title", "category", "playback_access"])
     return channel
 
 

@@ -16,6 +16,10 @@ urlpatterns = [
     path("dashboard/go-live/stop/", views.go_live_stop, name="go_live_stop"),
     path("dashboard/recording/", views.recording_toggle, name="recording_toggle"),
     path("dashboard/metadata/", views.metadata_send, name="metadata_send"),
+    path("categories/<slug:slug>/", views.category_page, name="category"),
+    path("search/", views.search, name="search"),
     path("c/<slug:slug>/", views.channel_page, name="channel"),
+    path("c/<slug:slug>/playback-token/", views.playback_token, name="playback_token"),
     path("c/<slug:slug>/videos/<int:pk>/", views.replay_page, name="replay"),
+    path("c/<slug:slug>/videos/<int:pk>/chat/", views.replay_chat, name="replay_chat"),
 ]

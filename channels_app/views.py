@@ -6,34 +6,91 @@ from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app import broadcast, selectors, services
-from channels_app.forms import ChannelForm
-from channels_app.models import Channel, StreamSession
-from chat.services import room_for_channel
+from analytics import services as analytics
+from channels_app import access, broadcast, selectors, services
+from channels_app.forms import ChannelForm, ChannelSettingsForm
+from channels_app.models import Category, Channel, StreamSession
+from chat.services import chat_replay, room_for_channel
+from follows import services as follows
 from streamcat import video
 
 
 def home(request):
-    return render(
-        request,
-        "channels_app/home.html",
-        {"live": selectors.live_channels(), "recent": selectors.recently_live_channels()},
-    )
+    context = {
+        "live": selectors.live_channels(),
+        "recent": selectors.recently_live_channels(),
+        "categories": Category.objects.all(),
+    }
+    return render(request, "channels_app/home.html", context)
+
+
+def category_page(request, slug):
+    category = get_object_or_404(Category, slug=slug)
+    context = {
+        "category": category,
+        "live": selectors.live_channels(category=category),
+        "recent": selectors.recently_live_channels(category=category),
+        "categories": Category.objects.all(),
+    }
+    return render(request, "channels_app/category.html", context)
+
+
+def search(request):
+    query = request.GET.get("q", "").strip()[:100]
+    results = selectors.search_channels(query) if query else []
+    return render(request, "channels_app/search.html", {"query": query, "results": results})
 
 
 def channel_page(request, slug):
+    channel = get_object_or_404(selectors.channels_with_followers(), slug=slug)
+    context = {
+        "channel": channel,
+        "room": room_for_channel(channel),
+        "videos": selectors.past_broadcasts(channel),
+        "refusal": access.refusal(channel, request.user),
+        "following": follows.is_following(request.user, channel),
+    }
+    return render(request, "channels_app/channel.html", context, status=403 if context["refusal"] else 200)
+
+
+@require_GET
+@never_cache
+def playback_token(request, slug):
+    """A playback token for the private channel's player (it asks again before expiry)."""
     channel = get_object_or_404(Channel.objects.select_related("owner"), slug=slug)
-    context = {"channel": channel, "room": room_for_channel(channel), "videos": selectors.past_broadcasts(channel)}
-    return render(request, "channels_app/channel.html", context)
+    if not channel.is_private:
+        return JsonResponse({"error": "This channel is public: it plays without a token."}, status=400)
+    refused = access.refusal(channel, request.user)
+    if refused:
+        return JsonResponse({"error": refused}, status=403)
+    try:
+        token, expires = access.playback_token(channel, request.user)
+    except video.VideoError:
+        return JsonResponse({"error": "The video service is unavailable. Please try again."}, status=503)
+    return JsonResponse({"token": token, "expiresAt": expires.isoformat()})
 
 
 def replay_page(request, slug, pk):
-    """A past broadcast, played from its recording."""
+    """A past broadcast, played from its recording, with its chat replayed beside it."""
     session = get_object_or_404(
         StreamSession.objects.select_related("channel__owner").exclude(recording_url=""), pk=pk, channel__slug=slug
     )
-    more = [video for video in selectors.past_broadcasts(session.channel, limit=7) if video.pk != session.pk][:6]
-    return render(request, "channels_app/replay.html", {"session": session, "channel": session.channel, "videos": more})
+    channel = session.channel
+    refused = access.refusal(channel, request.user)
+    more = [video for video in selectors.past_broadcasts(channel, limit=7) if video.pk != session.pk][:6]
+    context = {"session": session, "channel": channel, "videos": more, "refusal": refused}
+    return render(request, "channels_app/replay.html", context, status=403 if refused else 200)
+
+
+@require_GET
+def replay_chat(request, slug, pk):
+    """The broadcast's chat as it happened, with each message's offset into the video;
+    deleted messages are left out."""
+    session = get_object_or_404(StreamSession.objects.select_related("channel__owner"), pk=pk, channel__slug=slug)
+    refused = access.refusal(session.channel, request.user)
+    if refused:
+        return JsonResponse({"error": refused}, status=403)
+    return JsonResponse({"messages": chat_replay(session)})
 
 
 @login_required
@@ -53,8 +110,9 @@ def recording_toggle(request):
 @login_required
 def dashboard(request):
     channel = Channel.objects.filter(owner=request.user).first()
-    context = {"channel": channel, "form": ChannelForm(initial={"title": channel.title} if channel else None)}
+    context = {"channel": channel, "form": ChannelForm()}
     if channel:
+        context["settings_form"] = ChannelSettingsForm(instance=channel)
         context["sessions"] = selectors.channel_sessions(channel)
         context["stages"] = request.user.stages.all()[:10]
         context["ingest_server"] = video.ingest_server_url(channel.ingest_endpoint)
@@ -80,12 +138,17 @@ def channel_create(request):
 @require_POST
 def channel_update(request):
     channel = get_object_or_404(Channel, owner=request.user)
-    form = ChannelForm(request.POST)
+    # Validated on a copy: the row itself changes only through the service.
+    form = ChannelSettingsForm(request.POST, instance=Channel.objects.get(pk=channel.pk))
     if not form.is_valid():
-        messages.error(request, "; ".join(form.errors["title"]))
+        messages.error(request, " ".join(f"{form[name].label}: {', '.join(e)}" for name, e in form.errors.items()))
         return redirect("dashboard")
-    services.channel_update(channel=channel, title=form.cleaned_data["title"])
-    messages.success(request, "Title saved.")
+    try:
+        services.channel_update(channel=channel, **form.cleaned_data)
+    except services.ChannelError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Channel settings saved.")
     return redirect("dashboard")
 
 
@@ -136,11 +199,14 @@ def session_page(request, pk):
         }
         for s in session.health_samples.all()[:5000]
     ]
-    return render(
-        request,
-        "channels_app/session.html",
-        {"session": session, "samples": samples, "events": session.events.all()},
-    )
+    context = {
+        "session": session,
+        "samples": samples,
+        "events": session.events.all(),
+        "audience": analytics.session_chart(session),
+        "summary": analytics.session_summary(session),
+    }
+    return render(request, "channels_app/session.html", context)
 
 
 # --- Going live from the browser ------------------------------------------------------

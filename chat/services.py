@@ -148,6 +148,24 @@ def _history_event(messages, moderators, room, *, deleted, reset) -> dict:
     }
 
 
+CHAT_REPLAY_MAX = 20_000
+
+
+def chat_replay(session) -> list[dict]:
+    """A past broadcast's chat, each message with `offset`: seconds from the start of
+    the broadcast (where its recording starts). Deleted messages stay deleted."""
+    room = room_for_channel(session.channel)
+    sent = room.messages.filter(deleted_at__isnull=True, sent_at__gte=session.started_at)
+    if session.ended_at:
+        sent = sent.filter(sent_at__lte=session.ended_at)
+    messages = list(sent.select_related("user").order_by("id")[:CHAT_REPLAY_MAX])
+    events = _history_event(messages, _moderator_ids(room), room, deleted=[], reset=True)["messages"]
+    return [
+        {**event, "offset": round((m.sent_at - session.started_at).total_seconds(), 2)}
+        for m, event in zip(messages, events, strict=True)
+    ]
+
+
 def _moderator_ids(room: ChatRoom) -> set[int]:
     return set(ChatModerator.objects.filter(streamer_id=room.owner_id).values_list("moderator_id", flat=True))
 

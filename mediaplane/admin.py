@@ -10,7 +10,9 @@ from mediaplane.models import (
     IvsStreamSession,
     Participant,
     ParticipantEvent,
+    PlaybackKeyPair,
     StorageConfiguration,
+    ViewerSessionRevocation,
 )
 from mediaplane.models import Stage as PlaneStage
 
@@ -107,10 +109,19 @@ class CompositionAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(EncoderConfiguration, StorageConfiguration, IvsRecordingConfiguration)
+@admin.register(EncoderConfiguration, StorageConfiguration, IvsRecordingConfiguration, PlaybackKeyPair)
 class ConfigurationAdmin(admin.ModelAdmin):
     list_display = ("__str__", "arn", "created_at")
     search_fields = ("name", "arn")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ViewerSessionRevocation)
+class ViewerSessionRevocationAdmin(admin.ModelAdmin):
+    list_display = ("viewer_id", "channel", "max_version", "updated_at")
+    search_fields = ("viewer_id", "channel__arn")
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
@@ -148,3 +149,16 @@ def fingerprint(public_key_pem: str) -> str:
     key = serialization.load_pem_public_key(public_key_pem.encode())
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(der).hexdigest()
+
+
+def imported_p384_key(material: str) -> tuple[str, str]:
+    """A public key an application imports (participant or playback tokens): its PEM,
+    normalised, and fingerprint. ValueError says what is wrong with it."""
+    pem = material.strip() + "\n"
+    try:
+        found = fingerprint(pem)
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError("publicKeyMaterial is not a PEM public key") from None
+    if not is_p384(pem):
+        raise ValueError("publicKeyMaterial must be an ECDSA P-384 key (tokens are signed with ES384)")
+    return pem, found

@@ -13,12 +13,14 @@ app.autodiscover_tasks()
 def schedule_periodic_tasks(sender, **kwargs):
     from django.conf import settings
 
+    from analytics.tasks import aggregate_playback
     from channels_app.tasks import sync_live_streams
     from chat.tasks import publish_presence
     from mediaplane.tasks import reconcile_stages, sample_ingest_health, watch_compositions
 
     sender.add_periodic_task(settings.STREAM_SYNC_INTERVAL, sync_live_streams.s(), name="sync live streams")
     sender.add_periodic_task(settings.PRESENCE_INTERVAL, publish_presence.s(), name="publish presence")
+    sender.add_periodic_task(settings.ANALYTICS_INTERVAL, aggregate_playback.s(), name="aggregate viewer analytics")
     if settings.MEDIA_PLANE == "local":
         sender.add_periodic_task(settings.INGEST_SAMPLE_INTERVAL, sample_ingest_health.s(), name="sample ingest health")
         sender.add_periodic_task(settings.STAGE_RECONCILE_INTERVAL, reconcile_stages.s(), name="reconcile stages")

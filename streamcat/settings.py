@@ -25,6 +25,7 @@ NGINX_CONTROL_PORT = env_int("STREAMCAT_NGINX_CONTROL_PORT", 8002)  # loopback o
 REDIS_PORT = env_int("STREAMCAT_REDIS_PORT", 6391)
 JANUS_API_PORT = env_int("STREAMCAT_JANUS_API_PORT", 8003)  # loopback only
 JANUS_ADMIN_PORT = env_int("STREAMCAT_JANUS_ADMIN_PORT", 8004)  # loopback only
+PLAYBACK_AUTH_PORT = env_int("STREAMCAT_PLAYBACK_AUTH_PORT", 8005)  # loopback only: nginx's auth_request
 JANUS_RTP_PORTS = env_str("STREAMCAT_JANUS_RTP_PORTS", "20000-40000")  # UDP, public for WebRTC
 PUBLIC_URL = env_str("STREAMCAT_PUBLIC_URL", f"http://{PUBLIC_HOST}:{HTTP_PORT}")
 
@@ -46,6 +47,8 @@ INSTALLED_APPS = [
     "mediaplane",
     "stages",
     "chat",
+    "follows",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +137,24 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "/media/"  # uploads (profile pictures), served by nginx
+MEDIA_ROOT = VAR_DIR / "media"
+
+# Password-reset mail: printed to the console unless an SMTP server is set.
+EMAIL_HOST = env_str("STREAMCAT_EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("STREAMCAT_EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("STREAMCAT_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("STREAMCAT_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_str("STREAMCAT_EMAIL_TLS", "1") == "1"
+DEFAULT_FROM_EMAIL = env_str("STREAMCAT_EMAIL_FROM", "StreamCat <noreply@localhost>")
+
+# Private channels: the key the site signs playback tokens with (made on first use);
+# its public half is imported into IVS (or the local plane) as a playback key pair.
+PLAYBACK_KEY_FILE = Path(env_str("STREAMCAT_PLAYBACK_KEY_FILE", str(VAR_DIR / "keys" / "playback-signing.pem")))
+PLAYBACK_TOKEN_SECONDS = env_int("STREAMCAT_PLAYBACK_TOKEN_SECONDS", 600)  # IVS's limit with a viewer id
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LOGGING = {
@@ -191,6 +212,7 @@ CHAT_RATE_PER_SECOND = float(env_str("STREAMCAT_CHAT_RATE_PER_SECOND", "1"))
 CHAT_HEARTBEAT = env_int("STREAMCAT_CHAT_HEARTBEAT", 20)
 CHAT_PRESENCE_TIMEOUT = env_int("STREAMCAT_CHAT_PRESENCE_TIMEOUT", 60)
 PRESENCE_INTERVAL = env_int("STREAMCAT_PRESENCE_INTERVAL", 2)
+ANALYTICS_INTERVAL = env_int("STREAMCAT_ANALYTICS_INTERVAL", 20)  # seconds between folds of player reports
 STAGE_INVITE_TTL = env_int("STREAMCAT_STAGE_INVITE_TTL", 60)  # seconds to answer an invite
 
 # --- Server-side composition (mediaplane/compositor).

@@ -22,7 +22,7 @@ from django.template import Context, Engine
 
 from mediaplane.drivers import nginx
 
-ALL_PARTS = ("redis", "janus", "nginx", "app", "worker", "beat")
+ALL_PARTS = ("redis", "janus", "playback_auth", "nginx", "app", "worker", "beat")
 JANUS_LIB_DIR = "/usr/lib/x86_64-linux-gnu/janus"
 
 
@@ -73,6 +73,7 @@ class Stack:
             "hls",
             "recordings-in",
             "storage",
+            "media",
             "redis",
             "nginx/client_body",
             "nginx/proxy",
@@ -156,6 +157,22 @@ class Stack:
                     str(self.log_dir / "nginx-error.log"),
                 ],
                 settings.HTTP_PORT,
+            ),
+            "playback_auth": (
+                [
+                    python,
+                    "-m",
+                    "uvicorn",
+                    "mediaplane.playback_server:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(settings.PLAYBACK_AUTH_PORT),
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "1",
+                ],
+                settings.PLAYBACK_AUTH_PORT,
             ),
             "app": (
                 [

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -7,5 +9,9 @@ urlpatterns = [
     path("_plane/", include("mediaplane.urls")),
     path("stages/", include("stages.urls")),
     path("", include("chat.urls")),
+    path("", include("follows.urls")),
+    path("", include("analytics.urls")),
     path("", include("channels_app.urls")),
 ]
+# Uploads are nginx's job; this serves them only under runserver with DEBUG.
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
+import shutil
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -19,9 +21,14 @@ import boto3
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
+import jwt
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
+
+from streamcat.env import write_once
 
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=15)
 
@@ -105,6 +112,77 @@ def live_thumbnail_url(playback_url: str) -> str:
     return playback_url.rsplit("/", 1)[0] + "/thumb.jpg" if is_local() else ""
 
 
+# --- Private channels (playback authorisation) ---------------------------------------
+
+
+@functools.cache
+def _playback_signing_key() -> ec.EllipticCurvePrivateKey:
+    new_key = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return serialization.load_pem_private_key(write_once(settings.PLAYBACK_KEY_FILE, new_key), password=None)
+
+
+def playback_key_pair_arn() -> str:
+    """The playback key pair holding the site's public key, imported the first time.
+    Named after the key's digest, so a new key file gets a new key pair."""
+    public_pem = (
+        _playback_signing_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    name = "streamcat-" + hashlib.sha256(public_pem.encode()).hexdigest()[:24]
+
+    def find() -> str | None:
+        pairs = _call("ivs", "list_playback_key_pairs", maxResults=100)["keyPairs"]
+        return next((p["arn"] for p in pairs if p.get("name") == name), None)
+
+    found = find()
+    if found:
+        return found
+    try:
+        return _call("ivs", "import_playback_key_pair", publicKeyMaterial=public_pem, name=name)["keyPair"]["arn"]
+    except VideoError as exc:
+        if exc.code == "ConflictException" and (found := find()):
+            return found  # another process imported it meanwhile
+        raise
+
+
+def set_channel_authorized(*, channel_arn: str, authorized: bool) -> None:
+    """Make a channel private (plays only with playback tokens) or public again."""
+    if authorized:
+        playback_key_pair_arn()
+    _call("ivs", "update_channel", arn=channel_arn, authorized=authorized)
+
+
+def playback_token(*, channel_arn: str, viewer_id: str, origin: str) -> tuple[str, dt.datetime]:
+    """A signed playback token for one viewer of a private channel, valid from pages of
+    `origin` only, and its expiry. The session version is the time of issue, so a
+    revocation now ends every token issued so far and none issued later."""
+    now = dt.datetime.now(dt.UTC)
+    expires = now + dt.timedelta(seconds=settings.PLAYBACK_TOKEN_SECONDS)
+    claims = {
+        "aws:channel-arn": channel_arn,
+        "aws:access-control-allow-origin": origin,
+        "aws:viewer-id": viewer_id,
+        "aws:viewer-session-version": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    return jwt.encode(claims, _playback_signing_key(), algorithm="ES384"), expires
+
+
+def revoke_viewer(*, channel_arn: str, viewer_id: str) -> None:
+    """End every playback token issued so far to this viewer for this channel."""
+    _call(
+        "ivs",
+        "start_viewer_session_revocation",
+        channelArn=channel_arn,
+        viewerId=viewer_id,
+        viewerSessionVersionsLessThanOrEqualTo=int(dt.datetime.now(dt.UTC).timestamp()),
+    )
+
+
 # --- Recording -------------------------------------------------------------------------
 
 
@@ -159,10 +237,15 @@ def _presigned(s3, bucket: str, key: str) -> str:
     return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=86400)
 
 
+def _recordings_prefix(channel_arn: str) -> str:
+    """Where IVS writes a channel's recordings in its bucket: ivs/v1/<account>/<channel id>/."""
+    account, channel_id = channel_arn.split(":")[4], channel_arn.rsplit("/", 1)[1]
+    return f"ivs/v1/{account}/{channel_id}/"
+
+
 def _s3_recording(*, channel_arn: str, stream_id: str, bucket: str) -> dict | None:
     s3 = client("s3")
-    account, channel_id = channel_arn.split(":")[4], channel_arn.rsplit("/", 1)[1]
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"ivs/v1/{account}/{channel_id}/")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=_recordings_prefix(channel_arn))
     for page in pages:
         for item in page.get("Contents", []):
             if not item["Key"].endswith("events/recording-ended.json"):
@@ -177,6 +260,21 @@ def _s3_recording(*, channel_arn: str, stream_id: str, bucket: str) -> dict | No
                 "duration": info["recording_duration_ms"] / 1000,
             }
     return None
+
+
+def delete_recordings(*, channel_arn: str, bucket: str) -> None:
+    """Delete every recording of a channel: the local bucket folder, and the S3 bucket
+    when recordings go there (AWS mode, or the local plane's S3 mirror)."""
+    prefix = _recordings_prefix(channel_arn)
+    if is_local():
+        shutil.rmtree(settings.STORAGE_DIR / bucket / prefix, ignore_errors=True)
+    if not is_local() or settings.RECORDING_STORAGE == "s3":
+        # The local plane's mirror is the real S3 (as django-storages writes it), not the plane.
+        s3 = boto3.client("s3", region_name=settings.AWS_REGION, config=_CONFIG) if is_local() else client("s3")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
 
 def delete_channel(*, channel_arn: str) -> None:

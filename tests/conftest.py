@@ -127,7 +127,7 @@ def stack(django_db_setup, django_db_blocker, redis_server):
         call_command("collectstatic", "--noinput", verbosity=0)
         database_url = _database_url()
     running = Stack(var_dir=settings.VAR_DIR, env={"DATABASE_URL": database_url})
-    running.start(parts=("janus", "nginx", "app", "worker", "beat"))
+    running.start(parts=("janus", "playback_auth", "nginx", "app", "worker", "beat"))
     yield running
     running.stop()
 

@@ -1,13 +1,22 @@
-"""Operations of the `ivs` service (channels, stream keys, streams, sessions)."""
+"""Operations of the `ivs` service (channels, stream keys, streams, sessions, recording
+configurations, metadata, playback key pairs and viewer-session revocation)."""
 
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef
 
-from mediaplane import viewers
+from mediaplane import tokens, viewers
 from mediaplane.api.paging import listing
-from mediaplane.api.protocol import ApiError, Service, conflict, find, not_found
-from mediaplane.models import IvsChannel, IvsRecordingConfiguration, IvsStreamEvent, IvsStreamKey, IvsStreamSession
+from mediaplane.api.protocol import ApiError, Service, conflict, find, not_found, validation_error
+from mediaplane.models import (
+    IvsChannel,
+    IvsRecordingConfiguration,
+    IvsStreamEvent,
+    IvsStreamKey,
+    IvsStreamSession,
+    PlaybackKeyPair,
+    ViewerSessionRevocation,
+)
 from mediaplane.services import ingest, metadata
 
 ivs = Service("ivs")
@@ -339,3 +348,81 @@ def put_metadata(params: dict) -> dict:
     except metadata.MetadataRefused as exc:
         raise ApiError(exc.code, exc.message) from None
     return {}
+
+
+# --- Private channels: playback key pairs and viewer-session revocation ---------------------
+
+PLAYBACK_KEY_PAIR_QUOTA = 3  # IVS's default quota per account and region
+
+
+def _key_pair_shape(pair: PlaybackKeyPair) -> dict:
+    return {"arn": pair.arn, "name": pair.name, "fingerprint": pair.fingerprint, "tags": pair.tags}
+
+
+@ivs.operation("ImportPlaybackKeyPair")
+def import_playback_key_pair(params: dict) -> dict:
+    try:
+        material, fingerprint = tokens.imported_p384_key(params["publicKeyMaterial"])
+    except ValueError as exc:
+        raise validation_error(str(exc)) from None
+    if PlaybackKeyPair.objects.filter(fingerprint=fingerprint).exists():
+        raise conflict("This playback key pair is imported already")
+    if PlaybackKeyPair.objects.count() >= PLAYBACK_KEY_PAIR_QUOTA:
+        raise ApiError("ServiceQuotaExceededException", f"At most {PLAYBACK_KEY_PAIR_QUOTA} playback key pairs")
+    pair = PlaybackKeyPair.objects.create(
+        name=params.get("name", ""), material=material, fingerprint=fingerprint, tags=params.get("tags", {})
+    )
+    return {"keyPair": _key_pair_shape(pair)}
+
+
+def _key_pair(arn: str) -> PlaybackKeyPair:
+    return find(PlaybackKeyPair.objects, "Playback key pair", arn=arn)
+
+
+@ivs.operation("GetPlaybackKeyPair")
+def get_playback_key_pair(params: dict) -> dict:
+    return {"keyPair": _key_pair_shape(_key_pair(params["arn"]))}
+
+
+@ivs.operation("ListPlaybackKeyPairs")
+def list_playback_key_pairs(params: dict) -> dict:
+    def render(items: list[PlaybackKeyPair]) -> list[dict]:
+        return [{"arn": p.arn, "name": p.name, "tags": p.tags} for p in items]
+
+    return listing(PlaybackKeyPair.objects.order_by("id"), params, "keyPairs", render, 100)
+
+
+@ivs.operation("DeletePlaybackKeyPair")
+def delete_playback_key_pair(params: dict) -> dict:
+    _key_pair(params["arn"]).delete()
+    return {}
+
+
+def _revoke(channel_arn: str, viewer_id: str, version: int) -> None:
+    """Tokens naming this viewer with a session version up to `version` stop playing;
+    a later revocation never lowers an earlier one."""
+    channel = _channel(channel_arn)
+    revocation, created = ViewerSessionRevocation.objects.get_or_create(
+        channel=channel, viewer_id=viewer_id, defaults={"max_version": version}
+    )
+    if not created and version > revocation.max_version:
+        revocation.max_version = version
+        revocation.save(update_fields=["max_version", "updated_at"])
+
+
+@ivs.operation("StartViewerSessionRevocation")
+def start_viewer_session_revocation(params: dict) -> dict:
+    _revoke(params["channelArn"], params["viewerId"], params.get("viewerSessionVersionsLessThanOrEqualTo", 0))
+    return {}
+
+
+@ivs.operation("BatchStartViewerSessionRevocation")
+def batch_start_viewer_session_revocation(params: dict) -> dict:
+    errors = []
+    for session in params["viewerSessions"]:
+        channel_arn, viewer = session["channelArn"], session["viewerId"]
+        try:
+            _revoke(channel_arn, viewer, session.get("viewerSessionVersionsLessThanOrEqualTo", 0))
+        except ApiError as exc:
+            errors.append({"channelArn": channel_arn, "viewerId": viewer, "code": exc.code, "message": exc.message})
+    return {"errors": errors}

@@ -3,8 +3,6 @@ participants and their events, stage sessions, public keys."""
 
 from __future__ import annotations
 
-from cryptography.exceptions import UnsupportedAlgorithm
-
 from mediaplane import tokens
 from mediaplane.api.paging import listing
 from mediaplane.api.protocol import Service, conflict, find, validation_error
@@ -227,13 +225,10 @@ def _public_key(arn: str) -> PublicKey:
 
 @ivs_realtime.operation("ImportPublicKey")
 def import_public_key(params: dict) -> dict:
-    material = params["publicKeyMaterial"].strip() + "\n"
     try:
-        fingerprint = tokens.fingerprint(material)
-    except (ValueError, UnsupportedAlgorithm):
-        raise validation_error("publicKeyMaterial is not a PEM public key") from None
-    if not tokens.is_p384(material):
-        raise validation_error("publicKeyMaterial must be an ECDSA P-384 key (tokens are signed with ES384)")
+        material, fingerprint = tokens.imported_p384_key(params["publicKeyMaterial"])
+    except ValueError as exc:
+        raise validation_error(str(exc)) from None
     if PublicKey.objects.filter(fingerprint=fingerprint).exists():
         raise conflict("This public key is imported already")
     key = PublicKey.objects.create(

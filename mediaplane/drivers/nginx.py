@@ -46,6 +46,7 @@ def render_config(*, var_dir: Path, static_root: Path, callback_url: str, callba
         "listen": settings.LISTEN_ADDRESS,
         "http_port": settings.HTTP_PORT,
         "app_port": settings.APP_PORT,
+        "playback_auth_port": settings.PLAYBACK_AUTH_PORT,
         "rtmp_port": settings.RTMP_PORT,
         "control_port": settings.NGINX_CONTROL_PORT,
         "static_root": static_root,

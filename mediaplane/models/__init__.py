@@ -16,6 +16,8 @@ from mediaplane.models.ingest import (
     IvsStreamEvent,
     IvsStreamKey,
     IvsStreamSession,
+    PlaybackKeyPair,
+    ViewerSessionRevocation,
     new_stream_id,
 )
 from mediaplane.models.realtime import (
@@ -41,6 +43,8 @@ __all__ = [
     "IvsStreamKey",
     "IvsStreamSession",
     "Participant",
+    "PlaybackKeyPair",
+    "ViewerSessionRevocation",
     "ParticipantEvent",
     "PublicKey",
     "Stage",

@@ -171,3 +171,30 @@ class IvsRecordingConfiguration(NamedResource):
 
     class Meta:
         verbose_name = "IVS recording configuration (local plane)"
+
+
+class PlaybackKeyPair(NamedResource):
+    """The public half of a key an application signs private channels' playback tokens with."""
+
+    ARN_TYPE = "playback-key"
+    material = models.TextField()
+    fingerprint = models.CharField(max_length=128, unique=True)
+
+    class Meta:
+        verbose_name = "playback key pair (local plane)"
+
+
+class ViewerSessionRevocation(models.Model):
+    """Tokens of this viewer on this channel with a viewer-session-version up to
+    `max_version` no longer play (StartViewerSessionRevocation)."""
+
+    channel = models.ForeignKey(IvsChannel, on_delete=models.CASCADE, related_name="revocations")
+    viewer_id = models.CharField(max_length=40)
+    max_version = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "viewer_id"], name="one_revocation_per_viewer")]
+
+    def __str__(self):
+        return f"{self.viewer_id} ≤ {self.max_version}"

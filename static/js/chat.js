@@ -23,6 +23,21 @@ function renderText(container, text) {
   container.append(text.slice(last));
 }
 
+// One chat line: author (coloured by role) and text. Also used by the replay page.
+export function messageLine(message) {
+  const item = document.createElement("li");
+  item.className = "chat-line";
+  item.dataset.id = message.id;
+  const author = document.createElement("span");
+  author.className = `chat-author role-${message.role}`;
+  author.textContent = message.user;
+  const text = document.createElement("span");
+  text.className = "chat-text";
+  renderText(text, message.text);
+  item.append(author, " ", text);
+  return item;
+}
+
 export function createChat(root, { onEvent = () => {} } = {}) {
   const list = root.querySelector(".chat-messages");
   const form = root.querySelector(".chat-form");
@@ -52,16 +67,7 @@ export function createChat(root, { onEvent = () => {} } = {}) {
 
   function addMessage(message) {
     if (shown.has(message.id)) return;
-    const item = document.createElement("li");
-    item.className = "chat-line";
-    item.dataset.id = message.id;
-    const author = document.createElement("span");
-    author.className = `chat-author role-${message.role}`;
-    author.textContent = message.user;
-    const text = document.createElement("span");
-    text.className = "chat-text";
-    renderText(text, message.text);
-    item.append(author, " ", text);
+    const item = messageLine(message);
     if (isModerator() && message.userId !== me.userId) item.append(moderationButtons(message));
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     list.append(item);

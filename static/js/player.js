@@ -1,8 +1,10 @@
 // One small player interface with two drivers: hls.js for the local media plane,
 // the IVS Player SDK when the channel is on Amazon IVS.
-//   const player = createPlayer(videoElement, driverName, { onState, onMetadata })
-//   player.load(url); player.destroy();
-// onMetadata(text) fires when the video reaches a PutMetadata entry.
+//   const player = createPlayer(videoElement, driverName, { onState, onMetadata, getToken })
+//   player.load(url); player.stats(); player.destroy();
+// onMetadata(text) fires when the video reaches a PutMetadata entry. getToken() returns
+// the playback token of a private channel (or nothing); it is read at every request,
+// so a refreshed token takes effect without reloading.
 
 import { keepOpen } from "./socket.js";
 
@@ -25,9 +27,17 @@ function metadataFeed(url, hlsRef, onMetadata) {
   return () => (closed = true);
 }
 
-function hlsDriver(video, { onState, onMetadata }) {
+export function withToken(url, token) {
+  if (!token) return url;
+  const withIt = new URL(url, window.location.href);
+  withIt.searchParams.set("token", token);
+  return withIt.toString();
+}
+
+function hlsDriver(video, { onState, onMetadata, getToken }) {
   let hls = null;
   let stopMetadata = null;
+  let bitrate = null; // measured from the segments loaded: nginx-rtmp lists no BANDWIDTH
   return {
     load(url) {
       this.destroy();
@@ -38,6 +48,15 @@ function hlsDriver(video, { onState, onMetadata }) {
           liveSyncDurationCount: 2, // two 1 s segments behind the live edge
           liveMaxLatencyDurationCount: 5,
           maxLiveSyncPlaybackRate: 1.1, // catch up gently after a stall instead of drifting behind
+          // A private channel's playlist and every segment carry the playback token.
+          xhrSetup: (xhr, requestUrl) => {
+            const token = getToken();
+            if (token) xhr.open("GET", withToken(requestUrl, token), true);
+          },
+        });
+        hls.on(window.Hls.Events.FRAG_LOADED, (_event, data) => {
+          const seconds = data.frag.duration;
+          if (seconds > 0) bitrate = Math.round((data.frag.stats.total * 8) / seconds);
         });
         hls.on(window.Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
         hls.on(window.Hls.Events.ERROR, (_event, data) => {
@@ -49,11 +68,15 @@ function hlsDriver(video, { onState, onMetadata }) {
         hls.loadSource(url);
         hls.attachMedia(video);
       } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-        video.src = url; // Safari plays HLS natively
+        video.src = withToken(url, getToken()); // Safari plays HLS natively
         video.play().catch(() => {});
       } else {
         onState("error", "This browser cannot play HLS");
       }
+    },
+    stats() {
+      const level = hls?.levels?.[hls.currentLevel];
+      return { bitrate: level?.bitrate || bitrate, latency: hls?.latency ?? null };
     },
     destroy() {
       if (hls) hls.destroy();
@@ -65,7 +88,7 @@ function hlsDriver(video, { onState, onMetadata }) {
   };
 }
 
-function ivsDriver(video, { onState, onMetadata }) {
+function ivsDriver(video, { onState, onMetadata, getToken }) {
   let player = null;
   return {
     load(url) {
@@ -81,7 +104,10 @@ function ivsDriver(video, { onState, onMetadata }) {
       player.addEventListener(window.IVSPlayer.PlayerEventType.ERROR, (e) => onState("error", e.message || String(e)));
       player.addEventListener(window.IVSPlayer.PlayerEventType.TEXT_METADATA_CUE, (cue) => onMetadata(cue.text));
       player.setAutoplay(true);
-      player.load(url);
+      player.load(withToken(url, getToken()));
+    },
+    stats() {
+      return { bitrate: player?.getQuality()?.bitrate ?? null, latency: player?.getLiveLatency() ?? null };
     },
     destroy() {
       if (player) player.delete();
@@ -91,6 +117,10 @@ function ivsDriver(video, { onState, onMetadata }) {
 }
 
 export function createPlayer(video, driver, options = {}) {
-  const callbacks = { onState: options.onState || (() => {}), onMetadata: options.onMetadata || (() => {}) };
+  const callbacks = {
+    onState: options.onState || (() => {}),
+    onMetadata: options.onMetadata || (() => {}),
+    getToken: options.getToken || (() => null),
+  };
   return driver === "ivs" ? ivsDriver(video, callbacks) : hlsDriver(video, callbacks);
 }

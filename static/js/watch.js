@@ -1,6 +1,7 @@
 // Channel page: follows the stream's live state over a WebSocket and starts or
 // stops the player by itself. (The viewer count comes with the chat, chat.js.)
 import { createChat } from "./chat.js";
+import { reportPlayback } from "./playback-report.js";
 import { createPlayer } from "./player.js";
 import { keepOpen } from "./socket.js";
 import { viewerGuestControls } from "./stage-guests.js";
@@ -27,19 +28,41 @@ function showMetadata(text) {
   hideCard = setTimeout(() => (metadataCard.hidden = true), 10000);
 }
 
+// A private channel plays with a playback token from the site, renewed before it expires.
+let token = null;
+async function renewToken() {
+  const response = await fetch(root.dataset.tokenUrl, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`playback token refused: ${response.status}`);
+  const answer = await response.json();
+  token = answer.token;
+  const renewIn = Math.max(10_000, new Date(answer.expiresAt) - Date.now() - 60_000);
+  setTimeout(() => renewToken().catch(() => setTimeout(renewToken, 5000)), renewIn);
+}
+
 const player = createPlayer(video, root.dataset.driver, {
   onState: (state, detail) => console.debug("player", state, detail),
   onMetadata: showMetadata,
+  getToken: () => token,
 });
+reportPlayback(video, player, root.dataset.reportUrl);
 let live = false;
 
-function show(isLive, playbackUrl) {
+async function show(isLive, playbackUrl) {
   if (isLive === live) return;
   live = isLive;
   offline.hidden = isLive;
   video.hidden = !isLive;
   badge.hidden = !isLive;
   root.dataset.live = String(isLive);
+  if (isLive && root.dataset.tokenUrl && !token) {
+    try {
+      await renewToken();
+    } catch (error) {
+      console.warn(error);
+      return;
+    }
+    if (!live) return; // went offline meanwhile
+  }
   if (isLive) player.load(playbackUrl);
   else player.destroy();
 }

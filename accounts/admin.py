@@ -1,0 +1,10 @@
+from django.contrib import admin
+
+from accounts.models import Profile
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "bio")
+    search_fields = ("user__username",)
+    raw_id_fields = ("user",)

@@ -1,0 +1,41 @@
+import json
+
+from django.core.cache import cache
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from analytics import services
+from channels_app import access
+from channels_app.models import Channel
+
+MIN_REPORT_INTERVAL = 2  # seconds between two reports of one player
+
+
+# Players of anonymous viewers report too, and a report changes nothing a forged
+# cross-site request could abuse: no CSRF token needed.
+@csrf_exempt
+@require_POST
+def playback_report(request, slug):
+    channel = get_object_or_404(Channel.objects.select_related("owner"), slug=slug)
+    if access.refusal(channel, request.user):
+        return JsonResponse({"error": "You may not watch this channel."}, status=403)
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"error": "The report must be JSON."}, status=400)
+    if not isinstance(data, dict):
+        return JsonResponse({"error": "The report must be a JSON object."}, status=400)
+    if not cache.add(f"playback-report:{data.get('playbackId')}", 1, MIN_REPORT_INTERVAL):
+        return JsonResponse({"error": "Too many reports from this player."}, status=429)
+    try:
+        services.record_report(
+            channel=channel,
+            data=data,
+            address=request.META.get("REMOTE_ADDR", ""),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    except services.ReportError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return HttpResponse(status=204)

@@ -1,0 +1,40 @@
+"""Who may watch a channel, and the playback tokens of private ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from channels_app.models import Channel, PlaybackAccess
+from streamcat import video
+
+
+def refusal(channel: Channel, user) -> str | None:
+    """Why `user` may not watch `channel`, or None if they may."""
+    if channel.playback_access == PlaybackAccess.PUBLIC:
+        return None
+    if not user.is_authenticated:
+        return "Log in to watch this channel."
+    if user.pk == channel.owner_id or user.has_perm("channels_app.stop_stream"):
+        return None  # the streamer, and site moderators who may have to act on it
+    if channel.playback_access == PlaybackAccess.FOLLOWERS and not channel.followers.filter(user=user).exists():
+        return f"Only followers of {channel.owner.username} can watch. Follow to watch."
+    return None
+
+
+def site_origin() -> str:
+    parts = urlsplit(settings.PUBLIC_URL)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def playback_token(channel: Channel, user) -> tuple[str, dt.datetime]:
+    """A token for a viewer `refusal` lets through; playable from the site's pages only."""
+    return video.playback_token(channel_arn=channel.arn, viewer_id=str(user.pk), origin=site_origin())
+
+
+def revoke(channel: Channel, user) -> None:
+    """Stop this viewer's playback now, not when their token expires."""
+    if channel.is_private:
+        video.revoke_viewer(channel_arn=channel.arn, viewer_id=str(user.pk))

@@ -1,0 +1,53 @@
+"""Following channels. Unfollowing a followers-only channel also ends the viewer's
+playback at once (their token is revoked), not when it expires."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, QuerySet
+
+from channels_app import access
+from channels_app.models import Channel, PlaybackAccess
+from follows.models import Follow
+from streamcat import video
+
+log = logging.getLogger(__name__)
+
+
+class FollowError(Exception):
+    pass
+
+
+def is_following(user, channel: Channel) -> bool:
+    return user.is_authenticated and Follow.objects.filter(user=user, channel=channel).exists()
+
+
+def follow(*, user, channel: Channel) -> None:
+    if user.pk == channel.owner_id:
+        raise FollowError("You cannot follow your own channel.")
+    try:
+        with transaction.atomic():
+            Follow.objects.get_or_create(user=user, channel=channel)
+    except IntegrityError:
+        pass  # a double click: already following
+
+
+def unfollow(*, user, channel: Channel) -> None:
+    deleted, _ = Follow.objects.filter(user=user, channel=channel).delete()
+    if deleted and channel.playback_access == PlaybackAccess.FOLLOWERS and access.refusal(channel, user):
+        try:
+            access.revoke(channel, user)
+        except video.VideoError as exc:  # their token still expires within PLAYBACK_TOKEN_SECONDS
+            log.error("Revoking %s on %s failed: %s", user, channel, exc)
+
+
+def following(user) -> QuerySet[Channel]:
+    """The channels `user` follows: live ones first (most watched first), then by latest broadcast."""
+    return (
+        Channel.objects.filter(followers__user=user)
+        .select_related("owner__profile", "category")
+        .annotate(follower_count=Count("followers"))
+        .order_by("live_since__isnull", "-viewer_count", F("last_live_at").desc(nulls_last=True), "slug")
+    )

@@ -1,0 +1,118 @@
+"""Playback authorisation of private channels, as IVS does it.
+
+A channel with `authorized` plays only with a playback token: an ES384 JWT signed
+with a key pair the application imported (ImportPlaybackKeyPair), carrying
+`aws:channel-arn` and `exp`, and optionally `aws:access-control-allow-origin`,
+`aws:strict-origin-enforcement`, `aws:viewer-id` and `aws:viewer-session-version`.
+nginx asks the playback-auth server (mediaplane.playback_server) about every HLS
+request; the decision is made here, from an in-memory snapshot of the plane's
+state, so a segment request costs a dictionary lookup once its token is known.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+
+ALGORITHM = "ES384"
+VIEWER_TOKEN_MAX_SECONDS = 600  # IVS: tokens naming a viewer live at most 10 minutes
+TOKEN_CACHE_SIZE = 50_000
+
+
+class Denied(Exception):
+    """Why a request may not play; the message goes to the plane's log, not the viewer."""
+
+
+@dataclass
+class Snapshot:
+    """What the checks need, loaded from the database by the auth server."""
+
+    private_channels: dict[str, str] = field(default_factory=dict)  # HLS name -> channel ARN
+    public_keys: list = field(default_factory=list)  # cryptography public keys
+    revocations: dict[tuple[str, str], int] = field(default_factory=dict)  # (channel ARN, viewer id) -> version
+    _verified: dict[str, dict] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, private_channels: dict[str, str], key_pems: list[str], revocations: dict) -> Snapshot:
+        keys = [serialization.load_pem_public_key(pem.encode()) for pem in key_pems]
+        return cls(private_channels=private_channels, public_keys=keys, revocations=revocations)
+
+    def claims(self, token: str) -> dict:
+        """The token's payload once its signature checks out against an imported key.
+        Signatures are checked once per token; expiry and the rest on every request."""
+        found = self._verified.get(token)
+        if found is not None:
+            return found
+        for key in self.public_keys:
+            try:
+                found = jwt.decode(
+                    token, key, algorithms=[ALGORITHM], options={"verify_exp": False, "verify_aud": False}
+                )
+                break
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.InvalidTokenError as exc:
+                raise Denied(f"malformed token: {exc}") from None
+        else:
+            raise Denied("token not signed by an imported playback key pair")
+        if len(self._verified) >= TOKEN_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = found
+        return found
+
+
+def hls_name(path: str) -> str | None:
+    """`/hls/<channel>/<file>` -> the channel's HLS name."""
+    parts = path.split("/")
+    return parts[2] if len(parts) >= 4 and parts[1] == "hls" else None
+
+
+def origin_allowed(origin: str, allowed: str) -> bool:
+    """`allowed` is a comma-separated list of origins; a host may start with `*`."""
+    for candidate in (a.strip() for a in allowed.split(",")):
+        if candidate == "*" or candidate == origin or ("*" in candidate and fnmatch.fnmatchcase(origin, candidate)):
+            return True
+    return False
+
+
+def check(snapshot: Snapshot, uri: str, origin: str | None, now: float | None = None) -> None:
+    """Raise Denied unless the request for `uri` (path and query) may be served."""
+    parts = urlsplit(uri)
+    channel_arn = snapshot.private_channels.get(hls_name(parts.path) or "")
+    if channel_arn is None:
+        return  # a public channel, or not a channel at all
+    token = (parse_qs(parts.query).get("token") or [""])[0]
+    if not token:
+        raise Denied("private channel: playback token missing")
+    claims = snapshot.claims(token)
+    now = time.time() if now is None else now
+    expires = claims.get("exp")
+    if not isinstance(expires, int | float):
+        raise Denied("token has no exp")
+    if expires <= now:
+        raise Denied("token expired")
+    if claims.get("aws:channel-arn") != channel_arn:
+        raise Denied("token is for another channel")
+    allowed_origins = claims.get("aws:access-control-allow-origin")
+    if allowed_origins:
+        strict = claims.get("aws:strict-origin-enforcement") is True
+        # Like IVS: the origin is checked on the playlist, and on every request when strict
+        # (where a request without an Origin header is refused too).
+        checked = strict or (origin and parts.path.endswith(".m3u8"))
+        if checked and not (origin and origin_allowed(origin, str(allowed_origins))):
+            raise Denied(f"origin {origin or '(none)'} not allowed by the token")
+    viewer = claims.get("aws:viewer-id")
+    if viewer is not None:
+        if not isinstance(viewer, str) or not 0 < len(viewer) <= 40:
+            raise Denied("aws:viewer-id must be a string of 1 to 40 characters")
+        if expires - now > VIEWER_TOKEN_MAX_SECONDS:
+            raise Denied("tokens with aws:viewer-id may expire at most 10 minutes ahead")
+        revoked_up_to = snapshot.revocations.get((channel_arn, viewer))
+        version = claims.get("aws:viewer-session-version", 0)
+        if revoked_up_to is not None and isinstance(version, int) and version <= revoked_up_to:
+            raise Denied("viewer session revoked")

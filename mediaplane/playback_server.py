@@ -1,0 +1,98 @@
+"""The playback-auth server: nginx's `auth_request` target for every HLS file.
+
+A bare ASGI app (no Django request handling on this path, which runs for every
+segment of every viewer): it answers 204 or 403 from an in-memory snapshot of the
+plane's private channels, key pairs and revocations, reloaded when the plane
+publishes a change and every RELOAD_SECONDS in case a notice was missed.
+
+    uvicorn mediaplane.playback_server:app --port $STREAMCAT_PLAYBACK_AUTH_PORT
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamcat.settings")
+django.setup()
+
+import redis.asyncio as aioredis  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from mediaplane.playback_auth import Denied, Snapshot, check  # noqa: E402
+from mediaplane.services.playback import CHANGES, load_snapshot  # noqa: E402
+
+RELOAD_SECONDS = 10
+log = logging.getLogger("streamcat.playback_auth")
+
+
+class PlaybackAuth:
+    def __init__(self):
+        self.snapshot = Snapshot()
+        self._listener: asyncio.Task | None = None
+
+    async def reload(self) -> None:
+        self.snapshot = await asyncio.to_thread(load_snapshot)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                client = aioredis.Redis.from_url(settings.REDIS_URL)
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANGES)
+                    await self.reload()  # anything that changed while unsubscribed
+                    while True:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=RELOAD_SECONDS)
+                        if message is None:
+                            await self.reload()
+                            continue
+                        # A burst of changes needs one reload, not one each.
+                        while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.01):
+                            pass
+                        await self.reload()
+            except (OSError, aioredis.RedisError) as exc:
+                log.warning("playback auth: Redis unavailable (%s); retrying", exc)
+                await asyncio.sleep(1)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.reload()
+                self._listener = asyncio.create_task(self._listen())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._listener:
+                    self._listener.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self._listener
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        uri = origin = None
+        for name, value in scope["headers"]:
+            if name == b"x-original-uri":
+                uri = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value.decode("latin-1")
+        status = 204
+        try:
+            if uri is None:
+                raise Denied("no X-Original-URI: not asked by nginx")
+            check(self.snapshot, uri, origin)
+        except Denied as exc:
+            status = 403
+            log.info("playback refused for %s: %s", (uri or "").split("?", 1)[0], exc)
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+app = PlaybackAuth()

@@ -1,0 +1,41 @@
+// Replay page: the recording, with the broadcast's chat shown as it happened: each
+// message appears when the video reaches the moment it was sent, also after a seek.
+import { messageLine } from "./chat.js";
+
+const video = document.getElementById("replay");
+const panel = document.getElementById("chat");
+const list = panel.querySelector(".chat-messages");
+const status = panel.querySelector(".chat-status");
+const SHOWN_AT_MOST = 200;
+let messages = [];
+let next = 0; // index of the first message not shown yet
+
+function render() {
+  const now = video.currentTime;
+  // Sought back: start over from the beginning of the chat.
+  if (next > 0 && messages[next - 1].offset > now) {
+    list.replaceChildren();
+    next = 0;
+  }
+  const fresh = [];
+  while (next < messages.length && messages[next].offset <= now) fresh.push(messages[next++]);
+  if (!fresh.length) return;
+  list.append(...fresh.slice(-SHOWN_AT_MOST).map(messageLine));
+  while (list.childElementCount > SHOWN_AT_MOST) list.firstElementChild.remove();
+  list.scrollTop = list.scrollHeight;
+}
+
+fetch(panel.dataset.chatUrl, { credentials: "same-origin" })
+  .then((response) => (response.ok ? response.json() : Promise.reject(new Error(String(response.status)))))
+  .then((answer) => {
+    messages = answer.messages;
+    status.textContent = messages.length ? "" : "Nobody chatted during this broadcast.";
+    status.hidden = Boolean(messages.length);
+    render();
+    video.addEventListener("timeupdate", render);
+    video.addEventListener("seeked", render);
+  })
+  .catch(() => {
+    status.textContent = "The chat of this broadcast could not be loaded.";
+    status.hidden = false;
+  });
