@@ -1,6 +1,6 @@
 """Reads for pages: a fixed number of queries whatever the size of the tables."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from channels_app.models import Category, Channel, StreamSession
 
@@ -31,7 +31,8 @@ def recently_live_channels(limit: int = 12, category: Category | None = None) ->
 def search_channels(query: str, limit: int = 48) -> QuerySet[Channel]:
     """Channels whose streamer's name, title or category matches; live ones first."""
     matches = Q(owner__username__icontains=query) | Q(title__icontains=query) | Q(category__name__icontains=query)
-    return _cards().filter(matches).order_by("live_since__isnull", "-live_since", "-last_live_at")[:limit]
+    live_first = F("live_since").desc(nulls_last=True)
+    return _cards().filter(matches).order_by(live_first, F("last_live_at").desc(nulls_last=True), "slug")[:limit]
 
 
 def channel_sessions(channel: Channel, limit: int = 50) -> QuerySet[StreamSession]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet
 
 from channels_app import access
 from channels_app.models import Channel, PlaybackAccess
@@ -49,5 +49,6 @@ def following(user) -> QuerySet[Channel]:
         Channel.objects.filter(followers__user=user)
         .select_related("owner__profile", "category")
         .annotate(follower_count=Count("followers"))
-        .order_by("live_since__isnull", "-viewer_count", F("last_live_at").desc(nulls_last=True), "slug")
+        .annotate(offline=ExpressionWrapper(Q(live_since__isnull=True), output_field=BooleanField()))
+        .order_by("offline", "-viewer_count", F("last_live_at").desc(nulls_last=True), "slug")
     )

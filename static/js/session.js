@@ -21,8 +21,10 @@ function axis(position, text, extra = {}) {
   return { position, beginAtZero: true, title: { display: true, text }, ...AXIS, ...extra };
 }
 
+// Points are drawn only while there are few, so a short broadcast still shows its figures.
 const line = (label, data, yAxisID, color, fill = false) => ({
-  label, data, yAxisID, borderColor: color, backgroundColor: `${color}33`, fill, tension: 0.25, pointRadius: 0,
+  label, data, yAxisID, borderColor: color, backgroundColor: `${color}33`, fill, tension: 0.25,
+  pointRadius: data.length < 20 ? 3 : 0,
 });
 
 const samples = JSON.parse(document.getElementById("health-samples").textContent);
