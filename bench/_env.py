@@ -13,7 +13,13 @@ def isolate(prefix: str, port_base: int) -> str:
     os.environ["STREAMCAT_VAR_DIR"] = var_dir
     os.environ.pop("DATABASE_URL", None)
     for offset, name in enumerate(
-        ["STREAMCAT_HTTP_PORT", "STREAMCAT_APP_PORT", "STREAMCAT_NGINX_CONTROL_PORT", "STREAMCAT_REDIS_PORT"]
+        [
+            "STREAMCAT_HTTP_PORT",
+            "STREAMCAT_APP_PORT",
+            "STREAMCAT_NGINX_CONTROL_PORT",
+            "STREAMCAT_REDIS_PORT",
+            "STREAMCAT_PLAYBACK_AUTH_PORT",
+        ]
     ):
         os.environ[name] = str(port_base + offset)
     os.environ["STREAMCAT_RTMP_PORT"] = str(port_base + 35)

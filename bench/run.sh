@@ -18,6 +18,9 @@ mkdir -p bench/results
     echo "### HLS latency"
     .venv/bin/python -m bench.hls_latency "${BENCH_LATENCY_SECONDS:-30}"
     echo
+    echo "### Playback authorisation (private channels)"
+    .venv/bin/python -m bench.playback_auth "${BENCH_AUTH_SECONDS:-20}"
+    echo
     echo "### Stage (WebRTC) glass-to-glass latency"
     .venv/bin/python -m bench.stage_latency "${BENCH_STAGE_SECONDS:-20}"
     echo

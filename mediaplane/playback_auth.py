@@ -35,12 +35,20 @@ class Snapshot:
     private_channels: dict[str, str] = field(default_factory=dict)  # HLS name -> channel ARN
     public_keys: list = field(default_factory=list)  # cryptography public keys
     revocations: dict[tuple[str, str], int] = field(default_factory=dict)  # (channel ARN, viewer id) -> version
+    key_pems: frozenset[str] = frozenset()
     _verified: dict[str, dict] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, private_channels: dict[str, str], key_pems: list[str], revocations: dict) -> Snapshot:
         keys = [serialization.load_pem_public_key(pem.encode()) for pem in key_pems]
-        return cls(private_channels=private_channels, public_keys=keys, revocations=revocations)
+        return cls(private_channels, keys, revocations, frozenset(key_pems))
+
+    def keep_verified(self, previous: Snapshot) -> Snapshot:
+        """Signatures checked under the same key pairs stay checked across a reload
+        (verifying one costs milliseconds; looking one up, microseconds)."""
+        if previous.key_pems == self.key_pems:
+            self._verified = previous._verified
+        return self
 
     def claims(self, token: str) -> dict:
         """The token's payload once its signature checks out against an imported key.

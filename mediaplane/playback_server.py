@@ -36,7 +36,7 @@ class PlaybackAuth:
         self._listener: asyncio.Task | None = None
 
     async def reload(self) -> None:
-        self.snapshot = await asyncio.to_thread(load_snapshot)
+        self.snapshot = (await asyncio.to_thread(load_snapshot)).keep_verified(self.snapshot)
 
     async def _listen(self) -> None:
         while True:
