@@ -3,8 +3,10 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from mediaplane import playback_auth
 from mediaplane.models import IvsChannel, Participant
 from mediaplane.services import metadata, stages
+from mediaplane.services.playback import load_snapshot
 
 
 class StageEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -50,7 +52,8 @@ class StageEventsConsumer(AsyncJsonWebsocketConsumer):
 
 
 class MetadataConsumer(AsyncJsonWebsocketConsumer):
-    """A channel's timed metadata for its players (public, like the channel's HLS)."""
+    """A channel's timed metadata for its players: public like the channel's HLS, or,
+    for a private channel, with the same playback token (?token=) its HLS needs."""
 
     async def connect(self):
         channel_id = self.scope["url_route"]["kwargs"]["channel_id"]
@@ -58,9 +61,21 @@ class MetadataConsumer(AsyncJsonWebsocketConsumer):
         if channel is None:
             await self.close(code=4404)
             return
+        if channel.authorized and not await database_sync_to_async(self._may_play)(channel):
+            await self.close(code=4403)
+            return
         self.group = metadata.group(channel)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+
+    def _may_play(self, channel: IvsChannel) -> bool:
+        origin = dict(self.scope["headers"]).get(b"origin", b"").decode("latin-1") or None
+        query = self.scope.get("query_string", b"").decode("latin-1")
+        try:
+            playback_auth.check(load_snapshot(), f"/hls/{channel.hls_name}/index.m3u8?{query}", origin)
+        except playback_auth.Denied:
+            return False
+        return True
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

@@ -1,6 +1,7 @@
 """Private channels: the playback-token checks (unit), the plane's key pair and
 revocation operations through boto3, and the site's side of it (Stubber in AWS mode)."""
 
+import asyncio
 import time
 
 import jwt
@@ -236,3 +237,26 @@ def test_aws_mode_private_channel_calls(settings, tmp_path):
         stub.assert_no_pending_responses()
     video.client.cache_clear()
     video._playback_signing_key.cache_clear()
+
+
+def test_a_private_channels_metadata_socket_needs_its_token(plane):
+    from channels.testing import WebsocketCommunicator
+
+    from streamcat.asgi import application
+
+    owner, fan = User.objects.create_user("owner2"), User.objects.create_user("fan2")
+    channel = services.channel_create(user=owner, title="Secret")
+    services.channel_update(channel=channel, title="Secret", category=None, playback_access=PlaybackAccess.MEMBERS)
+    issued, _ = access.playback_token(channel, fan)
+    path = f"/_plane/metadata/{channel.arn.rsplit('/', 1)[1]}"
+    headers = [(b"origin", access.site_origin().encode()), (b"host", b"127.0.0.1")]
+
+    async def outcome(query: str):
+        communicator = WebsocketCommunicator(application, path + query, headers=headers)
+        connected, code = await communicator.connect(timeout=5)
+        await communicator.disconnect()
+        return connected, code
+
+    assert asyncio.run(outcome("")) == (False, 4403)
+    assert asyncio.run(outcome("?token=forged"))[1] == 4403
+    assert asyncio.run(outcome(f"?token={issued}"))[0] is True

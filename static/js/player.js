@@ -13,10 +13,12 @@ const PACKAGING_DELAY_MS = 600;
 
 // The local plane sends each entry with the time it was put; it is shown once this
 // player's own delay behind live has passed, i.e. with the video it belongs to.
-function metadataFeed(url, hlsRef, onMetadata) {
+function metadataFeed(url, hlsRef, onMetadata, getToken) {
   const channelId = url.split("/").at(-2);
   let closed = false;
-  keepOpen(`/_plane/metadata/${channelId}`, {
+  // A private channel's metadata needs its playback token too (read at every reconnect).
+  const path = `/_plane/metadata/${channelId}`;
+  keepOpen(() => (getToken() ? `${path}?token=${encodeURIComponent(getToken())}` : path), {
     onEvent: (event) => {
       if (event.type !== "metadata") return;
       const behind = (hlsRef()?.latency ?? 3) * 1000 + PACKAGING_DELAY_MS;
@@ -41,7 +43,7 @@ function hlsDriver(video, { onState, onMetadata, getToken }) {
   return {
     load(url) {
       this.destroy();
-      stopMetadata = metadataFeed(url, () => hls, onMetadata);
+      stopMetadata = metadataFeed(url, () => hls, onMetadata, getToken);
       if (window.Hls && window.Hls.isSupported()) {
         hls = new window.Hls({
           lowLatencyMode: true,
