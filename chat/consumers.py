@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from channels_app import access
 from chat import realtime, services
 from chat.fanout import fanout
 from chat.models import ChatRoom
@@ -18,6 +19,7 @@ from chat.services import ChatError
 from stages import services as stage_services
 
 NOT_FOUND = 4404
+FORBIDDEN = 4403  # a private channel's chat, for someone who may not watch it
 KICKED = 4003
 RESYNC = 4012  # events may be missing: the client reconnects and replays
 
@@ -25,7 +27,7 @@ RESYNC = 4012  # events may be missing: the client reconnects and replays
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.room = await database_sync_to_async(
-            ChatRoom.objects.select_related("stage", "channel")
+            ChatRoom.objects.select_related("stage", "channel__owner")
             .filter(pk=self.scope["url_route"]["kwargs"]["room_id"])
             .first
         )()
@@ -33,6 +35,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=NOT_FOUND)
             return
         self.user = self.scope["user"]
+        if self.room.channel and await database_sync_to_async(access.refusal)(self.room.channel, self.user):
+            await self.close(code=FORBIDDEN)
+            return
         self.groups_joined = [self.room.user_group(self.user.pk)] if self.user.is_authenticated else []
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -73,8 +78,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         return events
 
     async def disconnect(self, code):
-        if getattr(self, "room", None) is None:
-            return
+        if not hasattr(self, "groups_joined"):
+            return  # refused before joining anything
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         await fanout().leave(self.room.pk, self._send_text)

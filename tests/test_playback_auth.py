@@ -260,3 +260,28 @@ def test_a_private_channels_metadata_socket_needs_its_token(plane):
     assert asyncio.run(outcome("")) == (False, 4403)
     assert asyncio.run(outcome("?token=forged"))[1] == 4403
     assert asyncio.run(outcome(f"?token={issued}"))[0] is True
+
+
+def test_a_private_channels_chat_is_for_its_audience(plane):
+    from chat.services import room_for_channel
+    from tests.chat_sockets import ChatSocket
+
+    owner, fan, stranger = (User.objects.create_user(name) for name in ("owner3", "fan3", "stranger3"))
+    channel = services.channel_create(user=owner, title="Club")
+    services.channel_update(channel=channel, title="Club", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    follows.follow(user=fan, channel=channel)
+    room = room_for_channel(channel)
+    for_fan, for_stranger = ChatSocket(room, fan), ChatSocket(room, stranger)
+
+    async def connect(socket):
+        from channels.testing import WebsocketCommunicator
+
+        from streamcat.asgi import application
+
+        communicator = WebsocketCommunicator(application, socket.path, headers=socket.headers)
+        connected, code = await communicator.connect(timeout=5)
+        await communicator.disconnect()
+        return connected, code
+
+    assert asyncio.run(connect(for_stranger)) == (False, 4403)
+    assert asyncio.run(connect(for_fan))[0] is True
