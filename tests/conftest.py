@@ -220,7 +220,8 @@ class Publisher:
     def was_refused(self) -> bool:
         """True when nginx cut the publisher off at once. A refused ffmpeg usually exits
         non-zero, but not always (a closed socket during the handshake may end it
-        "cleanly"), so the test is that it ended long before its source ran out."""
+        "cleanly"), so the test is that it ended long before its source ran out. Refusal
+        tests give their source 20 s: the key check may wait on a busy SQLite database."""
         self.process.wait(timeout=self.seconds + 10)
         return time.monotonic() - self.started < self.seconds - 3
 

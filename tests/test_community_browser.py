@@ -3,11 +3,13 @@ search, follow and find who is live on the Following page, the player's quality
 reports folded into the streamer's session charts, and a replay with its chat."""
 
 import datetime as dt
+import io
 import time
 
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
+from PIL import Image
 from playwright.sync_api import expect
 
 from analytics import services as analytics
@@ -46,6 +48,16 @@ def test_browse_search_follow_and_viewer_analytics(login, publisher):
     go_live(football, publisher)
 
     page = login("gina")
+    # A profile picture: uploaded in the browser, shown in the top bar from then on.
+    page.goto("/accounts/profile/")
+    png = io.BytesIO()
+    Image.new("RGB", (300, 200), (40, 160, 220)).save(png, "PNG")
+    page.set_input_files("#id_avatar", files=[{"name": "me.png", "mimeType": "image/png", "buffer": png.getvalue()}])
+    page.fill("#id_bio", "Football on Fridays, coffee every day")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_text("Profile saved.")).to_be_visible()
+    expect(page.locator("header img.avatar")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "profile.png", full_page=True)
     page.goto("/")
     nav = page.get_by_test_id("categories")
     expect(nav.get_by_role("link", name="Sports & Gaming")).to_be_visible()

@@ -97,7 +97,7 @@ def test_publish_with_the_right_key_plays_as_hls(ivs, channel, publisher):
 
 
 def test_wrong_key_is_refused(ivs, channel, publisher):
-    source = publisher(channel["streamKey"]["value"][:-1] + "x", seconds=10)
+    source = publisher(channel["streamKey"]["value"][:-1] + "x", seconds=20)
     assert source.was_refused()
     assert live_stream(ivs, channel["channel"]["arn"]) is None
     assert not IvsStreamSession.objects.exists()
@@ -106,7 +106,7 @@ def test_wrong_key_is_refused(ivs, channel, publisher):
 def test_deleted_key_is_refused(ivs, channel, publisher):
     """How a disabled channel refuses: its stream key is gone."""
     ivs.delete_stream_key(arn=channel["streamKey"]["arn"])
-    assert publisher(channel["streamKey"]["value"], seconds=10).was_refused()
+    assert publisher(channel["streamKey"]["value"], seconds=20).was_refused()
     assert not IvsStreamSession.objects.exists()
 
 

@@ -157,7 +157,7 @@ def test_moderator_disables_and_enables_a_channel(channel, moderator, client, pu
     client.post(changelist, {"action": "disable_channel", "_selected_action": [channel.pk]})
     channel.refresh_from_db()
     assert channel.is_disabled and video.list_stream_key_arns(channel_arn=channel.arn) == []
-    assert publisher(old_key, seconds=10).was_refused()
+    assert publisher(old_key, seconds=20).was_refused()
     client.force_login(channel.owner)
     assert client.get(reverse("stream_key")).status_code == 409
     client.force_login(moderator)
