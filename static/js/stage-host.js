@@ -135,11 +135,15 @@ micSelect.addEventListener("change", switchDevices);
 const guestControls = root.dataset.role === "host" ? hostGuestControls : guestStudioControls;
 const chat = createChat(document.getElementById("chat"), { onEvent: guestControls((action) => chat.send(action)) });
 
+// "Go on stage" waits for the stage connection: publishing needs it.
+joinButton.disabled = true;
+let devicesOpen = false;
 try {
   await openDevices();
+  devicesOpen = true;
 } catch (error) {
   showError(`Camera or microphone unavailable: ${error.message}`);
-  joinButton.disabled = true;
 }
 await stage.join();
+joinButton.disabled = !devicesOpen;
 window.addEventListener("pagehide", () => stage.leave());
