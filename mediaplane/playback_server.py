@@ -22,6 +22,7 @@ django.setup()
 
 import redis.asyncio as aioredis  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.db import DatabaseError  # noqa: E402
 
 from mediaplane.playback_auth import Denied, Snapshot, check  # noqa: E402
 from mediaplane.services.playback import CHANGES, load_snapshot  # noqa: E402
@@ -41,8 +42,7 @@ class PlaybackAuth:
     async def _listen(self) -> None:
         while True:
             try:
-                client = aioredis.Redis.from_url(settings.REDIS_URL)
-                async with client.pubsub() as pubsub:
+                async with aioredis.Redis.from_url(settings.REDIS_URL) as client, client.pubsub() as pubsub:
                     await pubsub.subscribe(CHANGES)
                     await self.reload()  # anything that changed while unsubscribed
                     while True:
@@ -54,8 +54,8 @@ class PlaybackAuth:
                         while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.01):
                             pass
                         await self.reload()
-            except (OSError, aioredis.RedisError) as exc:
-                log.warning("playback auth: Redis unavailable (%s); retrying", exc)
+            except (OSError, aioredis.RedisError, DatabaseError) as exc:
+                log.warning("playback auth: cannot reload (%s); retrying", exc)
                 await asyncio.sleep(1)
 
     async def _lifespan(self, receive, send) -> None:

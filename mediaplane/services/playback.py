@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 import redis
 from django.conf import settings
@@ -12,6 +13,7 @@ from mediaplane.models import IvsChannel, PlaybackKeyPair, ViewerSessionRevocati
 from mediaplane.playback_auth import Snapshot
 
 CHANGES = "streamcat:playback-auth"  # Redis pub/sub channel: "reload"
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -33,6 +35,13 @@ def load_snapshot() -> Snapshot:
     )
 
 
+def _notify() -> None:
+    try:
+        _redis().publish(CHANGES, "reload")
+    except redis.RedisError as exc:  # the server's periodic reload picks the change up
+        log.warning("Could not tell the playback-auth server to reload: %s", exc)
+
+
 def changed(**_signal_kwargs) -> None:
     """Have the auth server reload once the change is committed (a signal receiver)."""
-    transaction.on_commit(lambda: _redis().publish(CHANGES, "reload"))
+    transaction.on_commit(_notify)
