@@ -27,7 +27,9 @@ def playback_report(request, slug):
         return JsonResponse({"error": "The report must be JSON."}, status=400)
     if not isinstance(data, dict):
         return JsonResponse({"error": "The report must be a JSON object."}, status=400)
-    if not cache.add(f"playback-report:{data.get('playbackId')}", 1, MIN_REPORT_INTERVAL):
+    if not isinstance(data.get("playbackId"), str):
+        return JsonResponse({"error": "playbackId must be a string of 8 to 36 characters"}, status=400)
+    if not cache.add(f"playback-report:{data['playbackId'][:36]}", 1, MIN_REPORT_INTERVAL):
         return JsonResponse({"error": "Too many reports from this player."}, status=429)
     try:
         services.record_report(
