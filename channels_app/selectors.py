@@ -5,24 +5,24 @@ from django.db.models import Count, F, Q, QuerySet
 from channels_app.models import Category, Channel, StreamSession
 
 
-def _cards() -> QuerySet[Channel]:
+def channel_cards() -> QuerySet[Channel]:
     """Channels with what a card shows (owner, picture, category) in the same query."""
     return Channel.objects.select_related("owner__profile", "category")
 
 
 def channels_with_followers() -> QuerySet[Channel]:
-    return _cards().annotate(follower_count=Count("followers"))
+    return channel_cards().annotate(follower_count=Count("followers"))
 
 
 def live_channels(limit: int = 48, category: Category | None = None) -> QuerySet[Channel]:
-    channels = _cards().filter(live_since__isnull=False)
+    channels = channel_cards().filter(live_since__isnull=False)
     if category is not None:
         channels = channels.filter(category=category)
     return channels.order_by("-live_since")[:limit]
 
 
 def recently_live_channels(limit: int = 12, category: Category | None = None) -> QuerySet[Channel]:
-    channels = _cards().filter(live_since__isnull=True, last_live_at__isnull=False)
+    channels = channel_cards().filter(live_since__isnull=True, last_live_at__isnull=False)
     if category is not None:
         channels = channels.filter(category=category)
     return channels.order_by("-last_live_at")[:limit]
@@ -32,7 +32,7 @@ def search_channels(query: str, limit: int = 48) -> QuerySet[Channel]:
     """Channels whose streamer's name, title or category matches; live ones first."""
     matches = Q(owner__username__icontains=query) | Q(title__icontains=query) | Q(category__name__icontains=query)
     live_first = F("live_since").desc(nulls_last=True)
-    return _cards().filter(matches).order_by(live_first, F("last_live_at").desc(nulls_last=True), "slug")[:limit]
+    return channel_cards().filter(matches).order_by(live_first, F("last_live_at").desc(nulls_last=True), "slug")[:limit]
 
 
 def channel_sessions(channel: Channel, limit: int = 50) -> QuerySet[StreamSession]:

@@ -199,12 +199,13 @@ def session_page(request, pk):
         }
         for s in session.health_samples.all()[:5000]
     ]
+    audience, summary = analytics.session_audience(session)
     context = {
         "session": session,
         "samples": samples,
         "events": session.events.all(),
-        "audience": analytics.session_chart(session),
-        "summary": analytics.session_summary(session),
+        "audience": audience,
+        "summary": summary,
     }
     return render(request, "channels_app/session.html", context)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 
-from channels_app import access
+from channels_app import access, selectors
 from channels_app.models import Channel, PlaybackAccess
 from follows.models import Follow
 from streamcat import video
@@ -46,9 +46,8 @@ def unfollow(*, user, channel: Channel) -> None:
 def following(user) -> QuerySet[Channel]:
     """The channels `user` follows: live ones first (most watched first), then by latest broadcast."""
     return (
-        Channel.objects.filter(followers__user=user)
-        .select_related("owner__profile", "category")
-        .annotate(follower_count=Count("followers"))
+        selectors.channel_cards()
+        .filter(followers__user=user)
         .annotate(offline=ExpressionWrapper(Q(live_since__isnull=True), output_field=BooleanField()))
         .order_by("offline", "-viewer_count", F("last_live_at").desc(nulls_last=True), "slug")
     )

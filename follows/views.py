@@ -24,23 +24,18 @@ def _answer(request, channel: Channel, error: str = ""):
 
 
 @require_POST
-def follow(request, slug):
+def follow(request, slug, following: bool):
+    """Follow (following=True) or unfollow the channel; the URL says which."""
     channel = get_object_or_404(Channel, slug=slug)
     if not request.user.is_authenticated:
         return HttpResponse("Log in to follow channels.", status=401, content_type="text/plain")
     try:
-        services.follow(user=request.user, channel=channel)
+        if following:
+            services.follow(user=request.user, channel=channel)
+        else:
+            services.unfollow(user=request.user, channel=channel)
     except services.FollowError as exc:
         return _answer(request, channel, str(exc))
-    return _answer(request, channel)
-
-
-@require_POST
-def unfollow(request, slug):
-    channel = get_object_or_404(Channel, slug=slug)
-    if not request.user.is_authenticated:
-        return HttpResponse("Log in to follow channels.", status=401, content_type="text/plain")
-    services.unfollow(user=request.user, channel=channel)
     return _answer(request, channel)
 
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 
 from mediaplane.models import PublicKey
-from streamcat.env import write_once
+from streamcat.env import p384_key
 
 ALGORITHM = "ES384"
 PLANE_KEY_ID = "streamcat-local-plane"
@@ -48,11 +48,7 @@ class TokenClaims:
 
 @functools.cache
 def plane_private_key() -> ec.EllipticCurvePrivateKey:
-    new_key = ec.generate_private_key(ec.SECP384R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    pem = write_once(settings.VAR_DIR / "keys" / "participant-token-signing.pem", new_key)
-    return serialization.load_pem_private_key(pem, password=None)
+    return p384_key(settings.VAR_DIR / "keys" / "participant-token-signing.pem")
 
 
 def endpoints() -> dict[str, str]:

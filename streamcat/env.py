@@ -66,3 +66,15 @@ def load_local_secrets(var_dir: Path) -> dict:
         os.replace(tmp, path)
         return values
     return json.loads(write_once(path, json.dumps(values, indent=2).encode()))
+
+
+def p384_key(path: Path):
+    """The ES384 signing key kept in `path` (PEM, mode 600), made the first time."""
+    # Imported here: settings import this module, and need no cryptography.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    new_key = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return serialization.load_pem_private_key(write_once(path, new_key), password=None)

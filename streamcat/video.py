@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 
-from streamcat.env import write_once
+from streamcat.env import p384_key
 
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=15)
 
@@ -117,10 +117,7 @@ def live_thumbnail_url(playback_url: str) -> str:
 
 @functools.cache
 def _playback_signing_key() -> ec.EllipticCurvePrivateKey:
-    new_key = ec.generate_private_key(ec.SECP384R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return serialization.load_pem_private_key(write_once(settings.PLAYBACK_KEY_FILE, new_key), password=None)
+    return p384_key(settings.PLAYBACK_KEY_FILE)
 
 
 def playback_key_pair_arn() -> str:

@@ -29,7 +29,7 @@ function metadataFeed(url, hlsRef, onMetadata, getToken) {
   return () => (closed = true);
 }
 
-export function withToken(url, token) {
+function withToken(url, token) {
   if (!token) return url;
   const withIt = new URL(url, window.location.href);
   withIt.searchParams.set("token", token);
