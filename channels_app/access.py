@@ -38,3 +38,18 @@ def revoke(channel: Channel, user) -> None:
     """Stop this viewer's playback now, not when their token expires."""
     if channel.is_private:
         video.revoke_viewer(channel_arn=channel.arn, viewer_id=str(user.pk))
+
+
+RECORDING_LINK_SLACK = 3600  # seconds a recording link outlives the recording's length
+
+
+def recording_links(channel: Channel, user, sessions) -> None:
+    """Give each past broadcast of `channel` the links `user` may follow: `play_url` and
+    `poster_url`, both "" for someone the channel refuses. A private channel's files
+    carry this viewer's playback token (the replay page renews it when it runs out)."""
+    allowed = refusal(channel, user) is None
+    token = playback_token(channel, user)[0] if allowed and channel.is_private else ""
+    for session in sessions:
+        seconds = int(session.recording_seconds or 0) + RECORDING_LINK_SLACK
+        session.play_url = video.recording_link(session.recording_url, token=token, seconds=seconds) if allowed else ""
+        session.poster_url = video.recording_link(session.thumbnail_url, token=token, seconds=seconds) if allowed else ""

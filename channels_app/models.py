@@ -108,8 +108,10 @@ class StreamSession(models.Model):
     peak_viewers = models.PositiveIntegerField(default=0)
     viewer_seconds = models.FloatField(default=0, help_text="Concurrent viewers integrated over time")
     audience_at = models.DateTimeField(null=True, blank=True, help_text="When viewer_seconds was last advanced")
-    recording_url = models.URLField(max_length=1000, blank=True)
-    thumbnail_url = models.URLField(max_length=1000, blank=True)
+    # Where the recording is (a local-plane URL or s3://bucket/key), not a link to hand
+    # out: pages link to it with channels_app.access.recording_links.
+    recording_url = models.CharField(max_length=1000, blank=True)
+    thumbnail_url = models.CharField(max_length=1000, blank=True)
     recording_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_app.models import Channel, HealthSample, PlaybackAccess, StreamEvent, StreamSession
+from stages import services as stage_services
 from streamcat import video
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,12 @@ def state_group(channel_id: int) -> str:
 
 
 def stream_state_event(channel: Channel) -> dict:
-    """The event a channel page receives on connect and on every change."""
+    """The event a channel page receives on connect and on every change. The socket is
+    open to anyone, so it carries no playback URL: the page has it when its viewer may
+    watch (a private channel's URL names the files a token protects)."""
     return {
         "type": "stream.state",
         "live": channel.is_live,
-        "playbackUrl": channel.playback_url,
         "liveSince": channel.live_since.isoformat() if channel.live_since else None,
         "viewerCount": channel.viewer_count,
     }
@@ -82,8 +84,11 @@ def channel_update(*, channel: Channel, title: str, category, playback_access: s
         except video.VideoError as exc:
             log.error("UpdateChannel (authorized) failed for %s: %s", channel, exc)
             raise ChannelError("The video service could not change who may watch. Please try again.") from exc
+    audience_changed = playback_access != channel.playback_access
     channel.title, channel.category, channel.playback_access = title, category, playback_access
     channel.save(update_fields=["title", "category", "playback_access"])
+    if audience_changed:  # whoever may no longer watch also leaves its chat and studio stage
+        stage_services.channel_audience_narrowed(channel=channel)
     return channel
 
 

@@ -43,10 +43,12 @@ def search(request):
 
 def channel_page(request, slug):
     channel = get_object_or_404(selectors.channels_with_followers(), slug=slug)
+    videos = list(selectors.past_broadcasts(channel))
+    access.recording_links(channel, request.user, videos)
     context = {
         "channel": channel,
         "room": room_for_channel(channel),
-        "videos": selectors.past_broadcasts(channel),
+        "videos": videos,
         "refusal": access.refusal(channel, request.user),
         "following": follows.is_following(request.user, channel),
     }
@@ -78,6 +80,7 @@ def replay_page(request, slug, pk):
     channel = session.channel
     refused = access.refusal(channel, request.user)
     more = [video for video in selectors.past_broadcasts(channel, limit=7) if video.pk != session.pk][:6]
+    access.recording_links(channel, request.user, [session, *more])
     context = {"session": session, "channel": channel, "videos": more, "refusal": refused}
     return render(request, "channels_app/replay.html", context, status=403 if refused else 200)
 

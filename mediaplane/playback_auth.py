@@ -5,7 +5,7 @@ with a key pair the application imported (ImportPlaybackKeyPair), carrying
 `aws:channel-arn` and `exp`, and optionally `aws:access-control-allow-origin`,
 `aws:strict-origin-enforcement`, `aws:viewer-id` and `aws:viewer-session-version`.
 nginx asks the playback-auth server (mediaplane.playback_server) about every HLS
-request; the decision is made here, from an in-memory snapshot of the plane's
+and recording request; the decision is made here, from an in-memory snapshot of the plane's
 state, so a segment request costs a dictionary lookup once its token is known.
 """
 
@@ -74,10 +74,25 @@ class Snapshot:
         return found
 
 
-def hls_name(path: str) -> str | None:
-    """`/hls/<channel>/<file>` -> the channel's HLS name."""
+def canonical(path: str) -> bool:
+    """True for an absolute path of printable characters with no empty, `.` or `..`
+    segment. nginx hands the check the path it serves, already normalised; anything
+    else is refused rather than interpreted, so the check and the file system can never
+    read a path differently."""
+    if not path.startswith("/") or not path.isprintable():
+        return False
+    return all(segment not in {"", ".", ".."} for segment in path.split("/")[1:])
+
+
+def channel_id(path: str) -> str | None:
+    """The channel a served file belongs to: `/hls/<channel>/<file>`, or a recording
+    under IVS's key layout `/recordings/<bucket>/ivs/v1/<account>/<channel>/...`."""
     parts = path.split("/")
-    return parts[2] if len(parts) >= 4 and parts[1] == "hls" else None
+    if len(parts) >= 4 and parts[1] == "hls":
+        return parts[2]
+    if len(parts) >= 8 and parts[1] == "recordings" and parts[3:5] == ["ivs", "v1"]:
+        return parts[6]
+    return None
 
 
 def origin_allowed(origin: str, allowed: str) -> bool:
@@ -91,10 +106,20 @@ def origin_allowed(origin: str, allowed: str) -> bool:
 def check(snapshot: Snapshot, uri: str, origin: str | None, now: float | None = None) -> None:
     """Raise Denied unless the request for `uri` (path and query) may be served."""
     parts = urlsplit(uri)
-    channel_arn = snapshot.private_channels.get(hls_name(parts.path) or "")
+    check_path(snapshot, parts.path, parts.query, origin, now)
+
+
+def check_path(snapshot: Snapshot, path: str, query: str, origin: str | None, now: float | None = None) -> None:
+    """Raise Denied unless the file at `path` (as nginx serves it) may be served."""
+    if not canonical(path):
+        raise Denied(f"not a canonical path: {path!r}")
+    channel = channel_id(path)
+    if channel is None and path.startswith("/recordings/"):
+        raise Denied("recording storage serves channels' recordings only")
+    channel_arn = snapshot.private_channels.get(channel or "")
     if channel_arn is None:
         return  # a public channel, or not a channel at all
-    token = (parse_qs(parts.query).get("token") or [""])[0]
+    token = (parse_qs(query).get("token") or [""])[0]
     if not token:
         raise Denied("private channel: playback token missing")
     claims = snapshot.claims(token)
@@ -111,7 +136,7 @@ def check(snapshot: Snapshot, uri: str, origin: str | None, now: float | None = 
         strict = claims.get("aws:strict-origin-enforcement") is True
         # Like IVS: the origin is checked on the playlist, and on every request when strict
         # (where a request without an Origin header is refused too).
-        checked = strict or (origin and parts.path.endswith(".m3u8"))
+        checked = strict or (origin and path.endswith(".m3u8"))
         if checked and not (origin and origin_allowed(origin, str(allowed_origins))):
             raise Denied(f"origin {origin or '(none)'} not allowed by the token")
     viewer = claims.get("aws:viewer-id")

@@ -1,4 +1,4 @@
-"""The playback-auth server: nginx's `auth_request` target for every HLS file.
+"""The playback-auth server: nginx's `auth_request` target for every HLS and recording file.
 
 A bare ASGI app (no Django request handling on this path, which runs for every
 segment of every viewer): it answers 204 or 403 from an in-memory snapshot of the
@@ -24,10 +24,11 @@ import redis.asyncio as aioredis  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import DatabaseError  # noqa: E402
 
-from mediaplane.playback_auth import Denied, Snapshot, check  # noqa: E402
+from mediaplane.playback_auth import Denied, Snapshot, check_path  # noqa: E402
 from mediaplane.services.playback import CHANGES, load_snapshot  # noqa: E402
 
 RELOAD_SECONDS = 10
+PATH_QUERY_ORIGIN = (b"x-playback-path", b"x-playback-args", b"origin")
 log = logging.getLogger("streamcat.playback_auth")
 
 
@@ -77,20 +78,19 @@ class PlaybackAuth:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        uri = origin = None
+        # nginx sends the path it serves (decoded and normalised) and the query apart.
+        headers: dict[bytes, list[str]] = {}
         for name, value in scope["headers"]:
-            if name == b"x-original-uri":
-                uri = value.decode("latin-1")
-            elif name == b"origin":
-                origin = value.decode("latin-1")
+            headers.setdefault(name, []).append(value.decode("latin-1"))
+        path, query, origin = (headers.get(name, [None])[-1] for name in PATH_QUERY_ORIGIN)
         status = 204
         try:
-            if uri is None:
-                raise Denied("no X-Original-URI: not asked by nginx")
-            check(self.snapshot, uri, origin)
+            if path is None or len(headers[b"x-playback-path"]) > 1:
+                raise Denied("not one X-Playback-Path: not asked by nginx")
+            check_path(self.snapshot, path, query or "", origin)
         except Denied as exc:
             status = 403
-            log.info("playback refused for %s: %s", (uri or "").split("?", 1)[0], exc)
+            log.info("playback refused for %r: %s", path, exc)
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 

@@ -2,8 +2,10 @@
 so a fresh checkout runs with no configuration (see README, "Configuration")."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF, WASM_UNSAFE_EVAL
 
 from streamcat.env import env_bool, env_int, env_str, load_local_secrets
 
@@ -60,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "streamcat.urls"
@@ -221,3 +224,38 @@ COMPOSITION_DIR = VAR_DIR / "compositions"
 COMPOSITOR_RTP_PORTS = env_str("STREAMCAT_COMPOSITOR_RTP_PORTS", "44000-44999")
 COMPOSITION_WATCH_INTERVAL = env_int("STREAMCAT_COMPOSITION_WATCH_INTERVAL", 2)  # seconds
 COMPOSITION_MAX_RESTARTS = env_int("STREAMCAT_COMPOSITION_MAX_RESTARTS", 4)  # then FAILED
+
+# --- Security headers. Pages carry no inline script or style, so the policy forbids
+# both. Media, HLS and recordings come from the site's own origin (PUBLIC_URL, which may
+# differ from the host a page was opened on); in AWS mode from IVS and S3 too, and the
+# IVS Player SDK runs WebAssembly in a worker.
+_PUBLIC_ORIGIN = "{}://{}".format(*urlsplit(PUBLIC_URL)[:2])
+_SOCKET_ORIGIN = _PUBLIC_ORIGIN.replace("http", "ws", 1)
+_AWS = MEDIA_PLANE == "aws"
+_AWS_MEDIA = ["https://*.live-video.net", "https://*.amazonaws.com"] if _AWS else []
+_AWS_SOCKETS = ["wss://*.live-video.net"] if _AWS else []
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, *([WASM_UNSAFE_EVAL] if _AWS else [])],
+        "style-src": [SELF],
+        "img-src": [SELF, _PUBLIC_ORIGIN, "data:", "blob:", *_AWS_MEDIA],
+        "media-src": [SELF, _PUBLIC_ORIGIN, "blob:", *_AWS_MEDIA],
+        "connect-src": [
+            SELF,
+            _PUBLIC_ORIGIN,
+            _SOCKET_ORIGIN,
+            *_AWS_MEDIA,
+            *(["wss://*.live-video.net"] if _AWS else []),
+        ],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Served over HTTPS (nginx says so in X-Forwarded-Proto): cookies only ever go back over it.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
+SECURE_REFERRER_POLICY = "same-origin"

@@ -206,8 +206,10 @@ def set_channel_recording(*, channel_arn: str, recording_configuration_arn: str)
 
 def find_recording(*, channel_arn: str, stream_id: str, bucket: str) -> dict | None:
     """The recording of one broadcast: {"url", "thumbnail", "duration"} or None (not
-    written yet). Locally the bucket is a folder the site serves at /recordings/; on
-    AWS it is read from S3 with presigned links."""
+    written yet). The URLs are locations, not links to hand out: `recording_link` makes
+    those. Locally the bucket is a folder served at /recordings/ (private channels' files
+    with a playback token); on AWS the locations are `s3://bucket/key`, linked with
+    presigned URLs made when a page is shown, for those who may watch."""
     channel_id = channel_arn.rsplit("/", 1)[1]
     if is_local():
         root = settings.STORAGE_DIR / bucket
@@ -230,8 +232,14 @@ def _recording(info: dict, base: str, *, has_thumbnail: bool) -> dict:
     }
 
 
-def _presigned(s3, bucket: str, key: str) -> str:
-    return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=86400)
+def recording_link(location: str, *, token: str = "", seconds: int) -> str:
+    """A link to a recording file that works for about `seconds`: an S3 location is
+    presigned; a file of the local plane carries the viewer's playback token, if any."""
+    if location.startswith("s3://"):
+        bucket, key = location.removeprefix("s3://").split("/", 1)
+        params = {"Bucket": bucket, "Key": key}
+        return client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+    return f"{location}?{urllib.parse.urlencode({'token': token})}" if token and location else location
 
 
 def _recordings_prefix(channel_arn: str) -> str:
@@ -252,8 +260,8 @@ def _s3_recording(*, channel_arn: str, stream_id: str, bucket: str) -> dict | No
                 continue
             prefix = item["Key"].rsplit("/events/", 1)[0]
             return {
-                "url": _presigned(s3, bucket, f"{prefix}/media/mp4/recording.mp4"),
-                "thumbnail": _presigned(s3, bucket, f"{prefix}/media/thumbnails/thumb0.jpg"),
+                "url": f"s3://{bucket}/{prefix}/media/mp4/recording.mp4",
+                "thumbnail": f"s3://{bucket}/{prefix}/media/thumbnails/thumb0.jpg",
                 "duration": info["recording_duration_ms"] / 1000,
             }
     return None

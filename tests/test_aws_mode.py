@@ -325,4 +325,7 @@ def test_recordings_are_found_in_s3(settings, monkeypatch):
         )
         found = video.find_recording(channel_arn=ARN, stream_id=STREAM_ID, bucket="my-videos")
         assert found["duration"] == 8.034
-        assert f"/{prefix}/media/mp4/recording.mp4?" in found["url"] and "Signature" in found["url"]
+        # A location, linked only when a page is shown, for as long as the viewer needs.
+        assert found["url"] == f"s3://my-videos/{prefix}/media/mp4/recording.mp4"
+        link = video.recording_link(found["url"], seconds=900)
+        assert f"/{prefix}/media/mp4/recording.mp4?" in link and "Signature" in link

@@ -39,3 +39,28 @@ fetch(panel.dataset.chatUrl, { credentials: "same-origin" })
     status.textContent = "The chat of this broadcast could not be loaded.";
     status.hidden = false;
   });
+
+// A private channel's recording plays with the viewer's playback token, which lasts
+// minutes: when a request fails because it ran out, ask for a new one and carry on
+// from the same moment (at most once a minute, so a refusal does not loop).
+let renewedAt = 0;
+async function renewSource() {
+  if (Date.now() - renewedAt < 60_000) return;
+  renewedAt = Date.now();
+  const response = await fetch(video.dataset.tokenUrl, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const { token } = await response.json();
+  const url = new URL(video.currentSrc || video.src);
+  url.searchParams.set("token", token);
+  const [at, playing] = [video.currentTime, !video.paused];
+  video.src = url.href;
+  video.addEventListener(
+    "loadedmetadata",
+    () => {
+      video.currentTime = at;
+      if (playing) video.play().catch(() => {});
+    },
+    { once: true },
+  );
+}
+if (video.dataset.tokenUrl) video.addEventListener("error", () => renewSource().catch(console.warn));

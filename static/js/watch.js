@@ -47,7 +47,7 @@ const player = createPlayer(video, root.dataset.driver, {
 reportPlayback(video, player, root.dataset.reportUrl);
 let live = false;
 
-async function show(isLive, playbackUrl) {
+async function show(isLive) {
   if (isLive === live) return;
   live = isLive;
   offline.hidden = isLive;
@@ -63,14 +63,14 @@ async function show(isLive, playbackUrl) {
     }
     if (!live) return; // went offline meanwhile
   }
-  if (isLive) player.load(playbackUrl);
+  if (isLive) player.load(root.dataset.playbackUrl);
   else player.destroy();
 }
 
-if (root.dataset.live === "true") show(true, root.dataset.playbackUrl);
+if (root.dataset.live === "true") show(true);
 keepOpen(root.dataset.stateUrl, {
   onEvent: (event) => {
-    if (event.type === "stream.state") show(event.live, event.playbackUrl);
+    if (event.type === "stream.state") show(event.live);
   },
 });
 // A channel that goes live from the browser has guest spots: its viewers can be invited.
