@@ -50,6 +50,8 @@ def recording_links(channel: Channel, user, sessions) -> None:
     allowed = refusal(channel, user) is None
     token = playback_token(channel, user)[0] if allowed and channel.is_private else ""
     for session in sessions:
-        seconds = int(session.recording_seconds or 0) + RECORDING_LINK_SLACK
-        session.play_url = video.recording_link(session.recording_url, token=token, seconds=seconds) if allowed else ""
-        session.poster_url = video.recording_link(session.thumbnail_url, token=token, seconds=seconds) if allowed else ""
+        session.play_url = session.poster_url = ""
+        if allowed:
+            seconds = int(session.recording_seconds or 0) + RECORDING_LINK_SLACK
+            session.play_url = video.recording_link(session.recording_url, token=token, seconds=seconds)
+            session.poster_url = video.recording_link(session.thumbnail_url, token=token, seconds=seconds)
