@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0008_seed_categories'),
+        ("channels_app", "0008_seed_categories"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='streamsession',
-            name='recording_url',
+            model_name="streamsession",
+            name="recording_url",
             field=models.CharField(blank=True, max_length=1000),
         ),
         migrations.AlterField(
-            model_name='streamsession',
-            name='thumbnail_url',
+            model_name="streamsession",
+            name="thumbnail_url",
             field=models.CharField(blank=True, max_length=1000),
         ),
     ]
