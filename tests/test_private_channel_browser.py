@@ -69,7 +69,7 @@ def test_private_channel_needs_a_token_for_playlist_and_segments(login, publishe
     # Following opens the player; it plays with the site's token.
     viewer_page.get_by_test_id("follow-button").click()
     expect(viewer_page.get_by_test_id("follower-count")).to_have_text("1 follower")
-    viewer_page.wait_for_function("document.getElementById('player')?.currentTime > 2", timeout=30_000)
+    viewer_page.wait_for_function("() => document.getElementById('player')?.currentTime > 2", timeout=30_000)
     assert viewer_page.evaluate("document.getElementById('player').videoWidth") == 640
     viewer_page.screenshot(path=SCREENSHOTS / "private-channel-playing.png")
     answer = viewer_page.evaluate(

@@ -70,7 +70,7 @@ def test_a_recorded_broadcast_plays_back(plane, publisher, browser):
     replay = viewer.get_by_test_id("replay")
     expect(replay).to_be_visible()
     viewer.evaluate("document.getElementById('replay').muted = true; document.getElementById('replay').play()")
-    viewer.wait_for_function("document.getElementById('replay').currentTime > 2", timeout=15_000)
+    viewer.wait_for_function("() => document.getElementById('replay').currentTime > 2", timeout=15_000)
     assert viewer.evaluate("document.getElementById('replay').videoWidth") == 640
     viewer.screenshot(path=SCREENSHOTS / "replay.png")
     viewer.context.close()
