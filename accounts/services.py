@@ -12,6 +12,7 @@ from channels_app import broadcast
 from channels_app import services as channels
 from channels_app.models import Channel
 from chat.models import Message
+from chat.services import recheck_access
 from follows.models import Follow
 from stages import services as stages
 from streamcat import video
@@ -50,6 +51,7 @@ def delete_account(*, user, keep_recordings: bool) -> None:
             )
             _quietly("deleting the IVS channel", video.delete_channel, channel_arn=channel.arn)
     with transaction.atomic():
+        recheck_access(user_id=user.pk)  # their open chat sockets close
         if keep_recordings and channel is not None:
             channel.sessions.filter(recording_url="").delete()
             Profile.objects.filter(user=user).delete()

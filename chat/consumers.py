@@ -4,43 +4,48 @@ user again in the service it calls."""
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
-from channels_app import access
 from chat import realtime, services
 from chat.fanout import fanout
 from chat.models import ChatRoom
 from chat.services import ChatError
+from core.sockets import JsonSocket
 from stages import services as stage_services
 
 NOT_FOUND = 4404
-FORBIDDEN = 4403  # a private channel's chat, for someone who may not watch it
+FORBIDDEN = 4403  # a private channel's or stage's chat, for someone who may not watch it
 KICKED = 4003
 RESYNC = 4012  # events may be missing: the client reconnects and replays
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+def _load_room(room_id: int) -> ChatRoom | None:
+    return ChatRoom.objects.select_related("stage__owner", "channel__owner").filter(pk=room_id).first()
+
+
+class ChatConsumer(JsonSocket):
     async def connect(self):
-        self.room = await database_sync_to_async(
-            ChatRoom.objects.select_related("stage", "channel__owner")
-            .filter(pk=self.scope["url_route"]["kwargs"]["room_id"])
-            .first
-        )()
+        self.room = await database_sync_to_async(_load_room)(self.scope["url_route"]["kwargs"]["room_id"])
         if self.room is None:
             await self.close(code=NOT_FOUND)
             return
         self.user = self.scope["user"]
-        if self.room.channel and await database_sync_to_async(access.refusal)(self.room.channel, self.user):
+        # Join before checking access, so a change committed meanwhile still reaches us.
+        groups = [services.access_group(self.room.pk)]
+        if self.user.is_authenticated:
+            groups += [self.room.user_group(self.user.pk), services.sockets_group(self.user.pk)]
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        if await database_sync_to_async(services.refusal)(self.room, self.user):
+            for group in groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
             await self.close(code=FORBIDDEN)
             return
-        self.groups_joined = [self.room.user_group(self.user.pk)] if self.user.is_authenticated else []
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined = groups
         await self.accept()
         # Join the room's fan-out before reading history, so nothing falls between
         # the two; the client drops what it gets twice (by message id).
@@ -112,12 +117,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             if "nonce" in content:
                 reply["nonce"] = content["nonce"]
             await self.send_json(reply)
-
-    async def decode_json(self, text_data):
-        try:
-            return json.loads(text_data)
-        except ValueError:
-            return None
 
     def _send(self, content):
         message = services.send_message(room=self.room, user=self.user, text=content.get("text"))
@@ -225,3 +224,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def chat_kick(self, event):
         await self.send_json({"type": "chat.kicked", "message": "A moderator disconnected you from this chat."})
         await self.close(code=KICKED)
+
+    async def chat_recheck(self, event):
+        """Who may read may have narrowed (services.recheck_access): close if we may not."""
+        if await database_sync_to_async(self._refused_now)():
+            await self.close(code=FORBIDDEN)
+
+    def _refused_now(self) -> bool:
+        """The room's and the user's current rows, not those loaded at connect."""
+        room, user = _load_room(self.room.pk), self.user
+        if user.is_authenticated:
+            user = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+        return room is None or user is None or services.refusal(room, user) is not None

@@ -14,9 +14,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from channels_app import access as channel_access
 from chat import realtime
 from chat.fanout import room_channel
 from chat.models import ChatBan, ChatModerator, ChatRoom, Message, ModerationAction, user_group
+from stages import access as stage_access
 
 Kind = ModerationAction.Kind
 MAX_TIMEOUT_MINUTES = 7 * 24 * 60
@@ -50,6 +52,40 @@ def room_for_channel(channel) -> ChatRoom:
 
 def room_for_stage(stage) -> ChatRoom:
     return ChatRoom.objects.get_or_create(stage=stage, defaults={"owner_id": stage.owner_id})[0]
+
+
+def refusal(room: ChatRoom, user) -> str | None:
+    """Why `user` may not read this chat: it is for the audience of its channel or stage."""
+    if room.channel_id:
+        return channel_access.refusal(room.channel, user)
+    return stage_access.refusal(room.stage, user)
+
+
+def access_group(room_id: int) -> str:
+    """The channel-layer group of every socket in one room."""
+    return f"chat-{room_id}-access"
+
+
+def sockets_group(user_id: int) -> str:
+    """The channel-layer group of one user's sockets in every room."""
+    return f"chat-user-{user_id}"
+
+
+def recheck_access(*, rooms=(), user_id: int | None = None) -> None:
+    """After something that may narrow who reads a chat (an unfollow, a channel or a
+    stage made more private, a closed account): once the change is committed, the
+    sockets of these rooms, or all of this user's sockets, check `refusal` again and
+    close with 4403 if it now refuses them."""
+    groups = [access_group(room if isinstance(room, int) else room.pk) for room in rooms]
+    if user_id is not None:
+        groups.append(sockets_group(user_id))
+
+    def send():
+        layer = get_channel_layer()
+        for group in groups:
+            async_to_sync(layer.group_send)(group, {"type": "chat.recheck"})
+
+    transaction.on_commit(send)
 
 
 def is_site_moderator(user) -> bool:

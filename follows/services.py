@@ -1,5 +1,6 @@
 """Following channels. Unfollowing a followers-only channel also ends the viewer's
-playback at once (their token is revoked), not when it expires."""
+playback at once (their token is revoked), not when it expires, and closes the chats
+and stages that were open to them as a follower."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from channels_app import access, selectors
 from channels_app.models import Channel, PlaybackAccess
 from follows.models import Follow
+from stages import services as stage_services
 from streamcat import video
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,10 @@ def follow(*, user, channel: Channel) -> None:
 
 def unfollow(*, user, channel: Channel) -> None:
     deleted, _ = Follow.objects.filter(user=user, channel=channel).delete()
-    if deleted and channel.playback_access == PlaybackAccess.FOLLOWERS and access.refusal(channel, user):
+    if not deleted:
+        return
+    stage_services.follower_left(channel=channel, user=user)
+    if channel.playback_access == PlaybackAccess.FOLLOWERS and access.refusal(channel, user):
         try:
             access.revoke(channel, user)
         except video.VideoError as exc:  # their token still expires within PLAYBACK_TOKEN_SECONDS

@@ -1,17 +1,19 @@
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
 
+from core.sockets import JsonSocket
 from mediaplane import playback_auth
 from mediaplane.models import IvsChannel, Participant
 from mediaplane.services import metadata, stages
 from mediaplane.services.playback import load_snapshot
 
 
-class StageEventsConsumer(AsyncJsonWebsocketConsumer):
+class StageEventsConsumer(JsonSocket):
     """The stage's event socket (the token's events_url): who is on stage and who
-    publishes, as it happens. Any valid token of the stage may listen."""
+    publishes, as it happens. Any valid token of the stage may listen, for as long as
+    it stays valid: once it is revoked or expires the socket closes (4403)."""
 
     async def connect(self):
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
@@ -48,10 +50,19 @@ class StageEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "status": 405, "message": "This socket only sends events."})
 
     async def participant_event(self, event):
+        if not await self._still_valid():
+            await self.close(code=4403)
+            return
         await self.send_json(event)
 
+    @database_sync_to_async
+    def _still_valid(self) -> bool:
+        return Participant.objects.filter(
+            pk=self.participant.pk, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).exists()
 
-class MetadataConsumer(AsyncJsonWebsocketConsumer):
+
+class MetadataConsumer(JsonSocket):
     """A channel's timed metadata for its players: public like the channel's HLS, or,
     for a private channel, with the same playback token (?token=) its HLS needs."""
 

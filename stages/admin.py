@@ -5,11 +5,12 @@ from stages.models import Stage, StageInvite
 
 @admin.register(Stage)
 class StageAdmin(admin.ModelAdmin):
-    list_display = ("title", "owner", "created_at")
+    list_display = ("title", "owner", "visibility", "created_at")
+    list_filter = ("visibility",)
     search_fields = ("title", "owner__username", "arn")
     list_select_related = ("owner",)
     readonly_fields = ("arn", "created_at")
-    raw_id_fields = ("owner",)
+    raw_id_fields = ("owner", "invited_viewers")
 
 
 @admin.register(StageInvite)

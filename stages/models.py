@@ -3,11 +3,27 @@ from django.db import models
 from django.urls import reverse
 
 
+class Visibility(models.TextChoices):
+    """Who may watch a stage (stages.access). Its host and guests always may, and a
+    stage that feeds a channel is also limited by that channel's "Who can watch"."""
+
+    PUBLIC = "public", "Everyone"
+    FOLLOWERS = "followers", "Followers of my channel"
+    INVITED = "invited", "Only people I invite"
+
+
 class Stage(models.Model):
     """A streamer's real-time stage; the IVS stage itself lives behind streamcat.video."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stages")
     title = models.CharField(max_length=140)
+    visibility = models.CharField("who can watch", max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    invited_viewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="stages_invited_to",
+        help_text="Who may watch when only invited people may",
+    )
     arn = models.CharField("IVS stage ARN", max_length=128, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -4,22 +4,29 @@ Every IVS call goes through streamcat.video."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 import re
 import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from channels_app.models import Channel
 from chat import realtime
 from chat.models import ChatRoom
-from chat.services import publish_to_user, room_for_channel, room_for_stage
-from stages.models import Stage, StageInvite
+from chat.services import publish_to_user, recheck_access, room_for_channel, room_for_stage
+from stages import access
+from stages.models import Stage, StageInvite, Visibility
 from streamcat import video
 
 Status = StageInvite.Status
+log = logging.getLogger(__name__)
 
 
 class StageError(Exception):
@@ -51,8 +58,12 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
     everyone subscribes.
 
     Attributes carry what other participants show (username, avatar initial).
-    A new token per page load or reconnect, as IVS recommends.
+    A new token per page load or reconnect, as IVS recommends. Refused (StageError)
+    to anyone `stages.access` does not let watch.
     """
+    refused = access.refusal(stage, user)
+    if refused:
+        raise StageError(refused)
     may_publish = stage.is_host(user) or stage.is_guest(user)
     if user.is_authenticated:
         user_id, username = str(user.pk), user.username
@@ -106,6 +117,78 @@ def participant_remove(*, stage: Stage, participant_id: str, by) -> None:
         raise StageError(f"Could not remove the participant: {exc.message}") from exc
     if user_id.isdigit():
         _end_guest_spot(stage, int(user_id))
+
+
+# --- Who can watch -----------------------------------------------------------------
+
+
+def access_set(*, stage: Stage, host, visibility: str, invited: list[str]) -> Stage:
+    """The host sets who may watch, and (for "only people I invite") who is invited.
+    Anyone this shuts out loses the stage at once: chat closed, media stopped."""
+    if not stage.is_host(host):
+        raise StageError("Only the stage's host decides who can watch.")
+    if visibility not in Visibility.values:
+        raise StageError("Choose who can watch.")
+    names = {name.strip().lower() for name in invited if name.strip()}
+    users = list(get_user_model().objects.annotate(name=Lower("username")).filter(name__in=names))
+    unknown = names - {user.name for user in users}
+    if unknown:
+        raise StageError(f"There is no user called {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        stage.visibility = visibility
+        stage.save(update_fields=["visibility"])
+        stage.invited_viewers.set(users)
+        audience_narrowed(stage=stage)
+    return stage
+
+
+def audience_narrowed(*, stage: Stage) -> None:
+    """After a change that may shut people out of `stage`, once it is committed: the
+    stage chat's sockets check again, and participants now refused are disconnected
+    (their media stops and their token is refused from then on)."""
+    recheck_access(rooms=ChatRoom.objects.filter(stage=stage))
+    transaction.on_commit(functools.partial(_disconnect_refused, stage))
+
+
+def channel_audience_narrowed(*, channel: Channel) -> None:
+    """A channel's "Who can watch" narrowed: its chat and its studio stage follow."""
+    recheck_access(rooms=ChatRoom.objects.filter(channel=channel))
+    if channel.studio_id:
+        audience_narrowed(stage=channel.studio)
+
+
+def follower_left(*, channel: Channel, user) -> None:
+    """`user` unfollowed `channel`: their chat sockets check again, and their media stops
+    on the streamer's stages that were open to them as a follower."""
+    recheck_access(user_id=user.pk)
+    followed = Q(owner_id=channel.owner_id, visibility=Visibility.FOLLOWERS) | Q(pk=channel.studio_id)
+    for stage in Stage.objects.filter(followed):
+        transaction.on_commit(functools.partial(_disconnect_refused, stage, user_id=user.pk))
+
+
+def _disconnect_refused(stage: Stage, user_id: int | None = None) -> None:
+    """Disconnect the connected participants (all, or one user's) that may not watch."""
+    try:
+        listed = video.connected_participants(stage_arn=stage.arn)
+    except video.VideoError as exc:
+        log.error("Listing participants of %s failed; refused ones stay connected: %s", stage, exc)
+        return
+    if user_id is not None:
+        listed = [p for p in listed if p.get("userId") == str(user_id)]
+    ids = {int(p["userId"]) for p in listed if p.get("userId", "").isdigit()}
+    users = get_user_model().objects.in_bulk(ids)
+    for participant in listed:
+        user_id_text = participant.get("userId", "")
+        user = users.get(int(user_id_text)) if user_id_text.isdigit() else AnonymousUser()
+        if user is not None and user.is_active and not access.refusal(stage, user):
+            continue
+        try:
+            video.disconnect_participant(
+                stage_arn=stage.arn, participant_id=participant["participantId"], reason="no longer allowed to watch"
+            )
+        except video.VideoError as exc:
+            if exc.code != "ResourceNotFoundException":
+                log.error("Disconnecting %s from %s failed: %s", participant["participantId"], stage, exc)
 
 
 # --- Guest spots: invites from hosts and requests from viewers ------------------------

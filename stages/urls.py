@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.stage_list, name="stage_list"),
     path("<int:pk>/", views.stage_page, name="stage"),
     path("<int:pk>/token/", views.stage_token, name="stage_token"),
+    path("<int:pk>/access/", views.stage_access, name="stage_access"),
     path("<int:pk>/participants/", views.participant_list, name="stage_participants"),
     path(
         "<int:pk>/participants/<str:participant_id>/remove/", views.participant_remove, name="stage_participant_remove"

@@ -2,11 +2,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from stages import services
-from stages.forms import StageForm
+from stages import access, services
+from stages.forms import StageAccessForm, StageForm
 from stages.models import Stage
 from streamcat import video
 
@@ -33,8 +34,11 @@ def _list_context(request, form):
 
 def stage_page(request, pk):
     """Hosts and their guests get the studio (camera, microphone, screen; hosts also
-    get host controls); others watch and chat."""
+    get host controls); others watch and chat, if the stage lets them."""
     stage = get_object_or_404(Stage.objects.select_related("owner"), pk=pk)
+    refused = access.refusal(stage, request.user)
+    if refused:
+        return render(request, "stages/locked.html", {"stage": stage, "refusal": refused}, status=403)
     is_host, is_guest = stage.is_host(request.user), stage.is_guest(request.user)
     in_studio = (is_host or is_guest) and request.GET.get("view") != "viewer"
     context = {"stage": stage, "room": services.guest_room(stage), "is_host": is_host, "is_guest": is_guest}
@@ -50,9 +54,32 @@ def stage_token(request, pk):
         request.session.save()
     try:
         issued = services.token_for(stage=stage, user=request.user, session_key=request.session.session_key)
+    except services.StageError as exc:
+        return JsonResponse({"error": str(exc)}, status=403)
     except video.VideoError as exc:
         return JsonResponse({"error": exc.message}, status=503)
     return JsonResponse(issued)
+
+
+@login_required
+@require_POST
+def stage_access(request, pk):
+    """The host sets who can watch; back to the page the form was on (studio or go-live)."""
+    stage = _hosted_stage(request, pk)
+    form = StageAccessForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose who can watch.")
+    else:
+        try:
+            services.access_set(stage=stage, host=request.user, **form.cleaned_data)
+        except services.StageError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Saved who can watch.")
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(back)
+    return redirect(stage)
 
 
 def _hosted_stage(request, pk) -> Stage:
