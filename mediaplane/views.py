@@ -6,15 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+from contextlib import nullcontext
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from mediaplane.api import compositions as _compositions  # noqa: F401 - registers its operations
 from mediaplane.api import sigv4
+from mediaplane.api import tagging as _tagging  # noqa: F401 - registers its operations
 from mediaplane.api.ivs import ivs
 from mediaplane.api.ivs_realtime import ivs_realtime
 from mediaplane.api.protocol import ApiError, Service, parse_input, to_json
@@ -25,20 +28,37 @@ log = logging.getLogger(__name__)
 SERVICES = {"ivs": ivs, "ivs-realtime": ivs_realtime}
 
 
+def _sent_url(request: HttpRequest) -> str:
+    """The URL as the client sent and signed it. Django's path is percent-decoded, but
+    SigV4 signs the path as sent: /tags/{resourceArn} carries the ARN percent-encoded.
+    The ASGI server keeps that path; under WSGI the decoded one is all there is."""
+    scope = getattr(request, "scope", {})
+    if "raw_path" not in scope:
+        return request.build_absolute_uri(request.get_full_path())
+    path, query = scope["raw_path"].decode("latin-1"), request.META.get("QUERY_STRING", "")
+    return request.build_absolute_uri(f"{path}?{query}" if query else path)
+
+
 def _verify_signature(request: HttpRequest, service: Service) -> None:
     sigv4.verify(
         method=request.method,
-        url=request.build_absolute_uri(request.get_full_path()),
+        url=_sent_url(request),
         headers={k.lower(): v for k, v in request.headers.items()},
         body=request.body,
         access_keys=settings.LOCAL_PLANE_ACCESS_KEYS,
         service=service.model.signing_name,
+        region=settings.AWS_REGION,
     )
+
+
+def _writes(operation_name: str) -> bool:
+    return not operation_name.startswith(("Get", "List", "BatchGet"))
 
 
 @csrf_exempt
 def api(request: HttpRequest, service_name: str, path: str) -> HttpResponse:
-    """One IVS API request: route by the model, check the signature, validate, run."""
+    """One IVS API request: route by the model, check the signature, validate, run.
+    An operation that writes runs in one transaction, so a refused call changes nothing."""
     service = SERVICES[service_name]
     route = service.route(request.method, "/" + path)
     if route is None:
@@ -46,13 +66,16 @@ def api(request: HttpRequest, service_name: str, path: str) -> HttpResponse:
     operation, labels = route
     try:
         _verify_signature(request, service)
+        params = parse_input(operation, request.body, labels, request.GET)
         handler = service.handlers.get(operation.name)
         if handler is None:
             raise ApiError("NotImplemented", f"{operation.name} is not implemented by the local media plane")
-        params = parse_input(operation, request.body, labels)
-        result = handler(params)
+        with transaction.atomic() if _writes(operation.name) else nullcontext():
+            result = handler(params)
     except ApiError as exc:
-        return service.error_response(exc.code, exc.message)
+        return service.error_response(exc.code, exc.message, exc.status)
+    except RequestDataTooBig:
+        return service.error_response("ValidationException", "Request body is too large")
     except DatabaseError:
         log.exception("%s failed", operation.name)
         return service.error_response("ServiceUnavailable", "The service is busy; try again")
@@ -69,7 +92,7 @@ def ingest_metrics(request: HttpRequest) -> HttpResponse:
         end = dt.datetime.fromisoformat(request.GET["endTime"])
         channel_arn = request.GET["channelArn"]
     except ApiError as exc:
-        return ivs.error_response(exc.code, exc.message)
+        return ivs.error_response(exc.code, exc.message, exc.status)
     except (KeyError, ValueError):
         return ivs.error_response("ValidationException", "channelArn, startTime and endTime (ISO 8601) are required")
     samples = IngestSample.objects.filter(session__channel__arn=channel_arn, time__gt=start, time__lte=end)

@@ -161,13 +161,13 @@ def test_malformed_json_is_a_validation_error(plane):
 
 def test_bad_or_missing_signature_is_access_denied(plane):
     status, headers, body = _signed("/ListChannels", b"{}", secret="wrong")
-    assert status == 403 and headers["x-amzn-ErrorType"] == "AccessDeniedException"
+    assert status == 403 and headers["x-amzn-ErrorType"] == "InvalidSignatureException"
     assert "signature" in body["message"]
     request = urllib.request.Request(f"{video.local_endpoint('ivs')}/ListChannels", data=b"{}", method="POST")
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         urllib.request.urlopen(request)
     assert excinfo.value.code == 403
-    assert excinfo.value.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+    assert excinfo.value.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
 
 
 def test_aws_cli_works_unchanged(plane):

@@ -293,6 +293,9 @@ def recording_configuration_shape(config: IvsRecordingConfiguration) -> dict:
 
 @ivs.operation("CreateRecordingConfiguration")
 def create_recording_configuration(params: dict) -> dict:
+    # The model leaves every destination optional; S3 is the one IVS records to.
+    if "s3" not in params["destinationConfiguration"]:
+        raise validation_error("destinationConfiguration.s3: this field is required")
     thumbnails = params.get("thumbnailConfiguration", {})
     interval = thumbnails.get("targetIntervalSeconds", 60) if thumbnails.get("recordingMode") != "DISABLED" else 0
     config = IvsRecordingConfiguration.objects.create(

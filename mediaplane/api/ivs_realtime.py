@@ -42,7 +42,8 @@ def _token_shape(participant: Participant, token: str, capabilities: list[str], 
     }
 
 
-def _create_token(stage: Stage, config: dict) -> dict:
+def _token_request(config: dict) -> dict:
+    """What a participant token configuration asks for, refused before anything is written."""
     capabilities = list(dict.fromkeys(config.get("capabilities", ["PUBLISH", "SUBSCRIBE"])))
     for capability in capabilities:
         if capability not in ("PUBLISH", "SUBSCRIBE"):
@@ -50,22 +51,24 @@ def _create_token(stage: Stage, config: dict) -> dict:
     attributes = config.get("attributes", {})
     if len(str(attributes).encode()) > 1000:
         raise validation_error("attributes: at most 1 KB in all")
-    duration = config.get("duration", 720)
-    participant, token = stages.create_participant_token(
-        stage=stage,
-        user_id=config.get("userId", ""),
-        attributes=attributes,
-        capabilities=capabilities,
-        duration_minutes=duration,
-    )
-    return _token_shape(participant, token, capabilities, duration)
+    return {
+        "user_id": config.get("userId", ""),
+        "attributes": attributes,
+        "capabilities": capabilities,
+        "duration_minutes": config.get("duration", 720),
+    }
+
+
+def _issue_token(stage: Stage, request: dict) -> dict:
+    participant, token = stages.create_participant_token(stage=stage, **request)
+    return _token_shape(participant, token, request["capabilities"], request["duration_minutes"])
 
 
 @ivs_realtime.operation("CreateStage")
 def create_stage(params: dict) -> dict:
+    requests = [_token_request(config) for config in params.get("participantTokenConfigurations", [])]
     stage = Stage.objects.create(name=params.get("name", ""), tags=params.get("tags", {}))
-    participant_tokens = [_create_token(stage, config) for config in params.get("participantTokenConfigurations", [])]
-    return {"stage": stage_shape(stage), "participantTokens": participant_tokens}
+    return {"stage": stage_shape(stage), "participantTokens": [_issue_token(stage, r) for r in requests]}
 
 
 @ivs_realtime.operation("GetStage")
@@ -110,7 +113,8 @@ def delete_stage(params: dict) -> dict:
 
 @ivs_realtime.operation("CreateParticipantToken")
 def create_participant_token(params: dict) -> dict:
-    return {"participantToken": _create_token(_stage(params["stageArn"]), params)}
+    request = _token_request(params)
+    return {"participantToken": _issue_token(_stage(params["stageArn"]), request)}
 
 
 def _session(stage: Stage, session_id: str) -> StageSession:

@@ -1,7 +1,10 @@
 """AWS Signature Version 4 checks for requests to the local plane.
 
-The signature is recomputed with botocore's own SigV4 signer over exactly the
-headers the client signed, then compared in constant time.
+The checks run in the order AWS's front door runs them, and a refusal carries the
+error code, HTTP status and message AWS answers with, so SDKs and people read the
+same failure they would get from Amazon IVS. The signature itself is recomputed with
+botocore's own SigV4 signer over exactly the headers the client signed, then
+compared in constant time.
 """
 
 from __future__ import annotations
@@ -17,10 +20,19 @@ import botocore.credentials
 from mediaplane.api.protocol import ApiError
 
 _AUTH_RE = re.compile(
-    r"AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
+    r"AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),"
     r"\s*SignedHeaders=(?P<signed>[a-z0-9;-]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
 )
 MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+
+
+def _refuse(code: str, message: str) -> ApiError:
+    return ApiError(code, message, status=403)
+
+
+def _invalid_signature(message: str) -> ApiError:
+    return _refuse("InvalidSignatureException", message)
 
 
 class _FixedSigner(botocore.auth.SigV4Auth):
@@ -45,40 +57,96 @@ def verify(
     body: bytes,
     access_keys: dict[str, str],
     service: str,
+    region: str,
     now: dt.datetime | None = None,
 ) -> str:
-    """Return the access key id of a correctly signed request; raise AccessDeniedException otherwise."""
-    match = _AUTH_RE.match(headers.get("authorization", ""))
+    """Return the access key id of a request correctly signed for `service` in `region`;
+    raise the ApiError AWS would answer with otherwise."""
+    authorization = headers.get("authorization", "")
+    if not authorization:
+        raise _refuse("MissingAuthenticationTokenException", "Missing Authentication Token")
+    match = _AUTH_RE.match(authorization)
     if not match:
-        raise ApiError("AccessDeniedException", "Missing or malformed SigV4 Authorization header")
-    secret = access_keys.get(match["key"])
-    if secret is None:
-        raise ApiError("AccessDeniedException", "The security token included in the request is invalid")
-    if match["service"] != service:
-        raise ApiError("AccessDeniedException", f"Credential should be scoped to service '{service}'")
-    amz_date = headers.get("x-amz-date", "")
-    try:
-        signed_at = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise ApiError("AccessDeniedException", "Missing or malformed X-Amz-Date header") from None
-    now = now or dt.datetime.now(dt.UTC)
-    if abs(now - signed_at) > MAX_CLOCK_SKEW or not amz_date.startswith(match["date"]):
-        raise ApiError("AccessDeniedException", "Signature expired: the request time is too far from the server time")
+        raise _refuse(
+            "IncompleteSignatureException",
+            "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters "
+            "(AWS4-HMAC-SHA256 only)",
+        )
+    amz_date = _signed_at(headers.get("x-amz-date", ""), now or dt.datetime.now(dt.UTC))
     signed = match["signed"].split(";")
     if "host" not in signed:
-        raise ApiError("AccessDeniedException", "The host header must be signed")
+        raise _invalid_signature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    key_id = _check_scope(match["credential"], amz_date, service, region)
+    secret = access_keys.get(key_id)
+    if secret is None:
+        raise _refuse("UnrecognizedClientException", "The security token included in the request is invalid.")
     request = botocore.awsrequest.AWSRequest(
         method=method, url=url, headers={name: headers.get(name, "") for name in signed}, data=body
     )
     request.context["timestamp"] = amz_date
-    signer = _FixedSigner(
-        botocore.credentials.Credentials(match["key"], secret), match["service"], match["region"], signed
-    )
+    signer = _FixedSigner(botocore.credentials.Credentials(key_id, secret), service, region, signed)
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, match["signature"]):
-        raise ApiError(
-            "AccessDeniedException",
-            "The request signature we calculated does not match the signature you provided",
+        raise _invalid_signature(
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
         )
-    return match["key"]
+    return key_id
+
+
+def _signed_at(amz_date: str, now: dt.datetime) -> str:
+    """The request's X-Amz-Date, refused when missing, malformed or too far from now."""
+    if not amz_date:
+        raise _refuse(
+            "IncompleteSignatureException",
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        )
+    try:
+        signed_at = dt.datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise _refuse(
+            "IncompleteSignatureException", f"Date must be in ISO-8601 'basic format'. Got '{amz_date[:40]}'."
+        ) from None
+    minutes = int(MAX_CLOCK_SKEW.total_seconds() // 60)
+    if signed_at < now - MAX_CLOCK_SKEW:
+        raise _invalid_signature(
+            f"Signature expired: {amz_date} is now earlier than "
+            f"{(now - MAX_CLOCK_SKEW):{_AMZ_DATE}} ({now:{_AMZ_DATE}} - {minutes} min.)"
+        )
+    if signed_at > now + MAX_CLOCK_SKEW:
+        raise _invalid_signature(
+            f"Signature not yet current: {amz_date} is still later than "
+            f"{(now + MAX_CLOCK_SKEW):{_AMZ_DATE}} ({now:{_AMZ_DATE}} + {minutes} min.)"
+        )
+    return amz_date
+
+
+def _check_scope(credential: str, amz_date: str, service: str, region: str) -> str:
+    """The access key id of a credential scoped to this date, region and service;
+    every part that is wrong is named, as AWS does."""
+    parts = credential.rstrip("/").split("/")
+    if len(parts) != 5:
+        raise _refuse(
+            "IncompleteSignatureException",
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
+            f"got '{credential[:200]}'",
+        )
+    key_id, date, scope_region, scope_service, terminator = parts
+    problems = []
+    if scope_region != region:
+        problems.append(f"Credential should be scoped to a valid region, not '{scope_region[:40]}'. ")
+    if scope_service != service:
+        problems.append(f"Credential should be scoped to correct service: '{service}'. ")
+    if terminator != "aws4_request":
+        problems.append(
+            f"Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator[:40]}'. "
+        )
+    if date != amz_date[:8]:
+        problems.append(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{date[:40]}' != '{amz_date[:8]}', from '{amz_date}'."
+        )
+    if problems:
+        raise _invalid_signature("".join(problems).strip())
+    return key_id
