@@ -1,5 +1,3 @@
-import json
-
 from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -9,8 +7,10 @@ from django.views.decorators.http import require_POST
 from analytics import services
 from channels_app import access
 from channels_app.models import Channel
+from core import jsonbody
 
 MIN_REPORT_INTERVAL = 2  # seconds between two reports of one player
+MAX_REPORT_BYTES = 8 * 1024  # a report is a few hundred bytes
 
 
 # Players of anonymous viewers report too, and a report changes nothing a forged
@@ -22,9 +22,9 @@ def playback_report(request, slug):
     if access.refusal(channel, request.user):
         return JsonResponse({"error": "You may not watch this channel."}, status=403)
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return JsonResponse({"error": "The report must be JSON."}, status=400)
+        data = jsonbody.loads(request.body or b"{}", max_bytes=MAX_REPORT_BYTES)
+    except jsonbody.BadJson as exc:
+        return JsonResponse({"error": f"The report must be JSON: {exc}"}, status=400)
     if not isinstance(data, dict):
         return JsonResponse({"error": "The report must be a JSON object."}, status=400)
     if not isinstance(data.get("playbackId"), str):

@@ -1,11 +1,11 @@
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from channels_app.models import Channel
 from channels_app.services import LIVE_LIST_GROUP, state_group, stream_state_event
+from core.sockets import JsonSocket
 
 
-class StreamStateConsumer(AsyncJsonWebsocketConsumer):
+class StreamStateConsumer(JsonSocket):
     """Tells a channel page when the stream goes live or offline. Public channels
     are readable by anyone, so connecting needs no login; clients cannot send."""
 
@@ -32,7 +32,7 @@ class StreamStateConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
 
-class LiveListConsumer(AsyncJsonWebsocketConsumer):
+class LiveListConsumer(JsonSocket):
     """Keeps the home page's live list current: viewer counts, channels going live."""
 
     async def connect(self):

@@ -9,13 +9,13 @@ SDP offer, and the client PATCHes its answer (application/sdp) to the session UR
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from core import jsonbody
 from mediaplane.models import WebRtcConnection
 from mediaplane.services import stages
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 SDP = "application/sdp"
 TRICKLE = "application/trickle-ice-sdpfrag"
 MAX_SDP_BYTES = 64 * 1024
+JANUS_EVENTS_MAX_BYTES = 4 * 1024 * 1024  # Janus batches its events
 
 
 def _cors(response: HttpResponse) -> HttpResponse:
@@ -156,9 +157,9 @@ def session_resource(request: HttpRequest, kind: str, connection_id: str) -> Htt
 
 def _json_body(request: HttpRequest) -> dict:
     try:
-        body = json.loads(request.body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise stages.StageError(400, "The body is not valid JSON") from None
+        body = jsonbody.loads(request.body or b"{}", max_bytes=MAX_SDP_BYTES)
+    except jsonbody.BadJson as exc:
+        raise stages.StageError(400, f"The body is not JSON we accept: {exc}") from None
     if not isinstance(body, dict):
         raise stages.StageError(400, "The body must be a JSON object")
     return body
@@ -175,11 +176,13 @@ def janus_events(request: HttpRequest) -> HttpResponse:
     ):
         return HttpResponse(status=403)
     try:
-        events = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        events = jsonbody.loads(request.body, max_bytes=JANUS_EVENTS_MAX_BYTES)
+    except jsonbody.BadJson as exc:
+        log.warning("Janus event batch refused: %s", exc)
         return HttpResponse(status=400)
     for event in events if isinstance(events, list) else [events]:
-        _on_janus_event(event)
+        if isinstance(event, dict):
+            _on_janus_event(event)
     return HttpResponse(status=200)
 
 
