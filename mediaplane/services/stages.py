@@ -64,7 +64,8 @@ def _event(participant: Participant, name: str, *, remote: str = "", error_code:
     if layer is None or name in (Event.SUBSCRIBE_STARTED, Event.SUBSCRIBE_STOPPED):
         return  # viewers' own subscriptions are nobody else's business
     participant.refresh_from_db(fields=["published", "state"])
-    async_to_sync(layer.group_send)(
+    send = functools.partial(
+        async_to_sync(layer.group_send),
         events_group(participant.stage.resource_id),
         {
             "type": "participant.event",
@@ -75,6 +76,7 @@ def _event(participant: Participant, name: str, *, remote: str = "", error_code:
             "participant": participant_shape(participant),
         },
     )
+    transaction.on_commit(send)  # sockets that look at the rows (a revocation) see them
 
 
 # --- Tokens -----------------------------------------------------------------------------
