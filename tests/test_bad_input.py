@@ -19,6 +19,7 @@ from channels_app import services
 from core import jsonbody
 from core.sockets import INVALID_PAYLOAD, NOT_FOUND, TOO_BIG, UNSUPPORTED_DATA
 from streamcat.asgi import application
+from tests.conftest import wait_for
 from tests.test_whip_whep import events, rt, stage, token  # noqa: F401 - fixtures
 from tests.webrtc_clients import http, whep_subscribe, whip_publish
 
@@ -43,7 +44,7 @@ def post(path: str, body: bytes, content_type: str = "application/json") -> tupl
         (DEEP, "nested deeper"),
         ('{"a":' * 40 + "1" + "}" * 40, "nested deeper"),
         ("NaN", "NaN"),
-        (b"\xff\xfe", "UTF-8"),
+        (b"{\"a\": \"\xff\"}", "UTF-8"),
         ("{", "not valid JSON"),
         ("1" * 2_000_000, "larger than"),
     ],
@@ -82,6 +83,9 @@ def test_whep_layer_patch_refuses_deep_json(rt, stage):  # noqa: F811 - fixtures
     async def scenario():
         publisher, result = await whip_publish(host["token"])
         assert result.status == 201
+        await asyncio.to_thread(
+            wait_for, lambda: "PUBLISH_STARTED" in events(rt, stage, host["participantId"]), message="publishing"
+        )
         subscriber, result = await whep_subscribe(viewer["token"], host["participantId"])
         assert result.status == 201
         for body in (DEEP, "[]", "{"):
