@@ -1,15 +1,9 @@
-import io
-
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.validators import RegexValidator
-from PIL import Image, UnidentifiedImageError
 
+from accounts import avatars
 from accounts.models import Profile
-
-AVATAR_SIZE = 256
-AVATAR_MAX_BYTES = 5 * 1024 * 1024
 
 
 class SignupForm(UserCreationForm):
@@ -41,22 +35,10 @@ class ProfileForm(forms.ModelForm):
         upload = self.cleaned_data.get("avatar")
         if not upload:
             return None
-        if upload.size > AVATAR_MAX_BYTES:
-            raise forms.ValidationError("The picture is larger than 5 MB.")
         try:
-            with Image.open(upload) as image:
-                if image.format not in {"JPEG", "PNG", "GIF", "WEBP"}:
-                    raise forms.ValidationError("Upload a JPEG, PNG, GIF or WebP picture.")
-                image.draft("RGB", (AVATAR_SIZE * 2, AVATAR_SIZE * 2))
-                picture = image.convert("RGB")
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-            raise forms.ValidationError("This file is not a picture we can read.") from None
-        side = min(picture.size)
-        left, top = (picture.width - side) // 2, (picture.height - side) // 2
-        picture = picture.crop((left, top, left + side, top + side)).resize((AVATAR_SIZE, AVATAR_SIZE))
-        out = io.BytesIO()
-        picture.save(out, "JPEG", quality=88)
-        return SimpleUploadedFile("avatar.jpg", out.getvalue(), content_type="image/jpeg")
+            return avatars.square_jpeg(upload)
+        except avatars.PictureError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 class DeleteAccountForm(forms.Form):

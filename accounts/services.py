@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
+from accounts import avatars
 from accounts.models import Profile
 from channels_app import broadcast
 from channels_app import services as channels
@@ -34,9 +35,7 @@ def delete_account(*, user, keep_recordings: bool) -> None:
     archive of past broadcasts and strip the account to its name: no password, email,
     picture, follows or chat messages, never able to log in or broadcast again."""
     channel = Channel.objects.filter(owner=user).first()
-    profile = Profile.objects.filter(user=user).first()
-    if profile and profile.avatar:
-        profile.avatar.delete(save=False)
+    avatars.avatar_delete_all(user=user)
     for stage in user.stages.all():
         _quietly("deleting a stage", stages.stage_delete, stage=stage)
     if channel is not None:

@@ -1,6 +1,7 @@
 """StreamCat settings. Every value reads the environment and has a working default,
 so a fresh checkout runs with no configuration (see README, "Configuration")."""
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "django_htmx",
     "channels",
     "accounts",
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns axes' lock-out flag into the lock-out page
 ]
 
 ROOT_URLCONF = "streamcat.urls"
@@ -132,6 +135,19 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
+# Log-in throttling (django-axes), on every password log-in (site and admin). Failures
+# count per username *and* address together: nobody can lock someone else out from
+# elsewhere, and a lock-out lifts AXES_COOLOFF_TIME after the last try, so a shared
+# address (NAT) is never locked for good. Lock-outs are listed in the admin.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
+# REMOTE_ADDR: uvicorn sets it from X-Forwarded-For written by our nginx, trusted from loopback only.
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
+AXES_DISABLE_ACCESS_LOG = True  # failures only: successful log-ins leave no address behind
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
