@@ -261,3 +261,12 @@ def test_cookies_are_secure_when_the_site_is_served_over_https():
 
     assert cookie_settings("https://stream.example.org") == ["True", "True"]
     assert cookie_settings("http://127.0.0.1:8000") == ["False", "False"]
+
+
+def test_the_planes_callbacks_are_unreachable_through_nginx_under_any_spelling(plane):
+    """nginx-rtmp's and Janus's callbacks go to the app port directly; the public port
+    answers 404 for them however the path is written."""
+    for path in ("/_plane/rtmp/on_publish", "/_plane/janus/events"):
+        for spelling in {path, *spellings(path)}:
+            status, _ = raw_get(spelling)
+            assert status in (400, 404), (spelling, status)
