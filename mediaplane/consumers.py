@@ -50,10 +50,12 @@ class StageEventsConsumer(JsonSocket):
         await self.send_json({"type": "error", "status": 405, "message": "This socket only sends events."})
 
     async def participant_event(self, event):
-        if not await self._still_valid():
-            await self.close(code=4403)
+        if await self._still_valid():
+            await self.send_json(event)
             return
-        await self.send_json(event)
+        if event["participant"]["participantId"] == self.participant.participant_id:
+            await self.send_json(event)  # its own removal: the page says why it stops
+        await self.close(code=4403)
 
     @database_sync_to_async
     def _still_valid(self) -> bool:
