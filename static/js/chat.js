@@ -187,10 +187,16 @@ export function createChat(root, { onEvent = () => {} } = {}) {
           onEvent(each);
         }
       },
-      onClose: () => {
+      onClose: (event) => {
         clearInterval(heartbeat);
         status.hidden = kicked;
+        // 4403: this viewer may no longer read this chat (unfollowed, made private).
+        if (event.code === 4403) {
+          status.textContent = "You can no longer read this chat. Reload the page to see why.";
+          status.hidden = false;
+        }
       },
+      finalCodes: [4403, 4404],
       shouldStop: () => kicked,
     });
   }
