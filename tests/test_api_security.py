@@ -390,6 +390,7 @@ def test_output_shapes_with_tags_carry_them(ivs, rt):
             ("BatchGetChannel", {"arns": [channel_arn]}),
             ("ListChannels", {}),
             ("GetStreamKey", {"arn": key_arn}),
+            ("BatchGetStreamKey", {"arns": [key_arn]}),
             ("ListStreamKeys", {"channelArn": channel_arn}),
             ("GetPlaybackKeyPair", {"arn": pair_arn}),
             ("ListPlaybackKeyPairs", {}),
@@ -444,3 +445,14 @@ def test_the_tag_routes_take_percent_encoded_arns(ivs):
     assert send("ivs", path, b"", method="GET").body == {"tags": {"a": "b"}}
     assert send("ivs", path, b"", method="DELETE", query="tagKeys=a").status == 200
     assert send("ivs", path, b"", method="GET").body == {"tags": {}}
+
+
+def test_batch_get_stream_key_returns_keys_with_tags_and_errors(ivs):
+    key = ivs.create_channel(name="batch")["streamKey"]
+    ivs.tag_resource(resourceArn=key["arn"], tags={"who": "batch"})
+    missing = key["arn"].rsplit("/", 1)[0] + "/missingKey01"
+    answer = ivs.batch_get_stream_key(arns=[key["arn"], missing, key["arn"]])
+    assert [(k["arn"], k["value"], k["tags"]) for k in answer["streamKeys"]] == [
+        (key["arn"], key["value"], {"who": "batch"})
+    ]
+    assert [(e["arn"], e["code"]) for e in answer["errors"]] == [(missing, "ResourceNotFoundException")]

@@ -168,6 +168,20 @@ def get_stream_key(params: dict) -> dict:
     return {"streamKey": stream_key_shape(_stream_key(params["arn"]))}
 
 
+@ivs.operation("BatchGetStreamKey")
+def batch_get_stream_key(params: dict) -> dict:
+    arns = list(dict.fromkeys(params["arns"]))
+    found = {k.arn: k for k in IvsStreamKey.objects.select_related("channel").filter(arn__in=arns)}
+    return {
+        "streamKeys": [stream_key_shape(found[a]) for a in arns if a in found],
+        "errors": [
+            {"arn": a, "code": "ResourceNotFoundException", "message": "Stream key not found"}
+            for a in arns
+            if a not in found
+        ],
+    }
+
+
 @ivs.operation("ListStreamKeys")
 def list_stream_keys(params: dict) -> dict:
     channel = _channel(params["channelArn"])
