@@ -27,7 +27,7 @@ from tests.test_api_security import p384_public_pem, send
 
 NESTED = 50  # deeper than any body we accept
 HUGE = 100_000  # characters: past every length the models allow, well under the body limit
-ODD_STRING = "Ωμέγα 🎥 \u202etxet\0\n\t<script>"
+ODD_STRING = "Ωμέγα 🎥 \u202etxet\n\t<script>"
 LONE_SURROGATE = "\ud800"  # valid JSON ("\\ud800"), not valid Unicode
 
 
@@ -155,6 +155,7 @@ def _member_values(shape, name: str, base) -> Iterator[tuple[str, object]]:
         yield f"{name}: empty", ""
         yield f"{name}: unicode", ODD_STRING
         yield f"{name}: lone surrogate", LONE_SURROGATE
+        yield f"{name}: NUL", "a\0b"
         if isinstance(base, str) and base.startswith("arn:"):
             for arn in _bad_arns(base):
                 yield f"{name}: bad ARN {arn}", arn
@@ -223,8 +224,8 @@ def cases(service: str, operation, index: int, resources: dict[str, str]) -> Ite
     yield split({**base, "fuzzUnknownMember": "x"}, "unknown member")
     for name, member in members.items():
         for what, value in _member_values(member, name, base.get(name)):
-            if location[name] == "uri" and (not isinstance(value, str) or LONE_SURROGATE in value or not value):
-                continue  # a path label is text, and never empty
+            if location[name] == "uri" and (not isinstance(value, str) or LONE_SURROGATE in value):
+                continue  # a path label is text that UTF-8 can carry
             yield split({**base, name: value}, what)
     yield split(dict(base), "body nested 50000 deep", DEEP_BODY)
     what, raw = ODD_BODIES[index % len(ODD_BODIES)]

@@ -180,8 +180,8 @@ def validate(shape: Shape, value, path: str) -> None:
 
 def _check_string(shape: Shape, value: str, where: str) -> None:
     rules = shape.metadata
-    if not _is_unicode(value):
-        raise validation_error(f"{where}: not a valid Unicode string")
+    if not _storable(value):
+        raise validation_error(f"{where}: NUL characters and lone surrogates are not allowed")
     if shape.enum and value not in shape.enum:
         raise validation_error(f"{where}: '{value[:80]}' is not one of {', '.join(shape.enum)}")
     _check_range(where, len(value), rules, "length")
@@ -192,8 +192,11 @@ def _check_string(shape: Shape, value: str, where: str) -> None:
         _check_tag_text(shape.name, value, where)
 
 
-def _is_unicode(value: str) -> bool:
-    """False for lone surrogates ("\\ud800" is valid JSON): no database or token holds them."""
+def _storable(value: str) -> bool:
+    """False for NUL (PostgreSQL's text and jsonb refuse it) and for lone surrogates
+    ("\\ud800" is valid JSON, but not Unicode that a database or a token can hold)."""
+    if "\0" in value:
+        return False
     try:
         value.encode()
     except UnicodeEncodeError:
