@@ -4,6 +4,7 @@ user again in the service it calls."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -25,6 +26,9 @@ RESYNC = 4012  # events may be missing: the client reconnects and replays
 
 def _load_room(room_id: int) -> ChatRoom | None:
     return ChatRoom.objects.select_related("stage__owner", "channel__owner").filter(pk=room_id).first()
+
+
+MESSAGE_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is true), within a bigint
 
 
 class ChatConsumer(JsonSocket):
@@ -50,9 +54,13 @@ class ChatConsumer(JsonSocket):
         # Join the room's fan-out before reading history, so nothing falls between
         # the two; the client drops what it gets twice (by message id).
         await fanout().join(self.room.pk, self._send_text, self._resync)
-        for event in await database_sync_to_async(self._opening_events)():
-            await self.send_json(event)
-        await self._tell_hosts_who_watches()
+        try:
+            for event in await database_sync_to_async(self._opening_events)():
+                await self.send_json(event)
+            await self._tell_hosts_who_watches()
+        except BaseException:
+            await self.disconnect(None)  # Channels will not: leave the fan-out and presence
+            raise
 
     def _opening_events(self) -> list[dict]:
         """Everything a page needs on (re)connect, in the order it applies it."""
@@ -73,7 +81,7 @@ class ChatConsumer(JsonSocket):
                 "heartbeat": settings.CHAT_HEARTBEAT,
                 "viewers": realtime.count(self.room.pk),
             },
-            services.history(room=self.room, after=int(after) if after.isdigit() else None),
+            services.history(room=self.room, after=int(after) if MESSAGE_ID.fullmatch(after) else None),
             services.sanction_event(services.active_sanction(self.user, self.room)),
         ]
         if self.guest_stage:
@@ -103,7 +111,8 @@ class ChatConsumer(JsonSocket):
         if not isinstance(content, dict):
             await self.send_json({"type": "error", "code": "invalid", "message": "Send a JSON object."})
             return
-        action = self.ACTIONS.get(content.get("type"))
+        kind = content.get("type")
+        action = self.ACTIONS.get(kind) if isinstance(kind, str) else None
         if action is None:
             await self.send_json({"type": "error", "code": "invalid", "message": "Unknown action."})
             return

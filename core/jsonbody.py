@@ -36,20 +36,31 @@ def loads(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX
         raise
     except ValueError as exc:
         raise BadJson(f"not valid JSON: {exc}") from None
-    if depth(value) > max_depth:
-        raise BadJson(f"JSON nested deeper than {max_depth} levels")
+    _check(value, max_depth)
     return value
 
 
-def depth(value: Any) -> int:
-    """How deeply lists and objects nest in a parsed value (a scalar is 0), without recursion."""
-    deepest = 0
-    pending = [(value, 1)]
+def _check(value: Any, max_depth: int) -> None:
+    """Refuse nesting deeper than `max_depth` and strings that are not Unicode text (a
+    lone surrogate escape such as \\ud800 parses, then fails wherever it is encoded:
+    the cache, the database, a socket). Iterative, so depth costs no recursion."""
+    pending = [(value, 0)]
     while pending:
         item, level = pending.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, level)
-        pending.extend((child, level + 1) for child in children)
-    return deepest
+        if isinstance(item, str):
+            _text(item)
+        elif isinstance(item, dict | list):
+            if level + 1 > max_depth:
+                raise BadJson(f"JSON nested deeper than {max_depth} levels")
+            if isinstance(item, dict):
+                for key in item:
+                    _text(key)
+                item = item.values()
+            pending.extend((child, level + 1) for child in item)
+
+
+def _text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadJson("JSON strings must be Unicode text (no lone surrogates)") from None

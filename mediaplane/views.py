@@ -150,7 +150,8 @@ class _RtmpRedirect(HttpResponseRedirect):
 def on_relay_publish(request: HttpRequest) -> HttpResponse:
     if not _from_nginx(request):
         return HttpResponseForbidden("not nginx")
-    if not ingest.relay_is_genuine(name=request.POST.get("name", ""), signature=request.POST.get("relay", "")):
+    relay = {"name": request.POST.get("name", ""), "stream_id": request.POST.get("session", "")}
+    if not ingest.relay_is_genuine(**relay, signature=request.POST.get("relay", "")):
         log.warning("refused a publish to the HLS application without a valid relay signature")
         return HttpResponseForbidden("relay only")
     return HttpResponse("ok")

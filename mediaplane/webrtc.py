@@ -147,6 +147,8 @@ def session_resource(request: HttpRequest, kind: str, connection_id: str) -> Htt
             stages.accept_answer(connection=connection, answer=_sdp_body(request))
         elif content_type == "application/json" and kind == "whep":
             layer = _json_body(request).get("layer", "")
+            if not isinstance(layer, str):
+                raise stages.StageError(400, "layer must be low, medium or high")
             stages.set_layer(connection=connection, layer=layer)
         else:
             raise stages.StageError(415, f"PATCH takes {TRICKLE}" + (f", {SDP} or JSON" if kind == "whep" else ""))

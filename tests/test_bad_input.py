@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -19,6 +20,7 @@ from channels_app import services
 from core import jsonbody
 from core.sockets import INVALID_PAYLOAD, NOT_FOUND, TOO_BIG, UNSUPPORTED_DATA
 from streamcat.asgi import application
+from tests.chat_sockets import ChatSocket
 from tests.conftest import wait_for
 from tests.test_whip_whep import events, rt, stage, token  # noqa: F401 - fixtures
 from tests.webrtc_clients import http, whep_subscribe, whip_publish
@@ -44,6 +46,8 @@ def post(path: str, body: bytes, content_type: str = "application/json") -> tupl
         (DEEP, "nested deeper"),
         ('{"a":' * 40 + "1" + "}" * 40, "nested deeper"),
         ("NaN", "NaN"),
+        ('"\\ud800"', "surrogates"),
+        ('{"\\udfff": 1}', "surrogates"),
         (b'{"a": "\xff"}', "UTF-8"),
         ("{", "not valid JSON"),
         ("1" * 2_000_000, "larger than"),
@@ -88,7 +92,7 @@ def test_whep_layer_patch_refuses_deep_json(rt, stage):  # noqa: F811 - fixtures
         )
         subscriber, result = await whep_subscribe(viewer["token"], host["participantId"])
         assert result.status == 201
-        for body in (DEEP, "[]", "{"):
+        for body in (DEEP, "[]", "{", '{"layer": []}', '{"layer": {"a": 1}}', '{"layer": "huge"}'):
             patch = await asyncio.to_thread(
                 http, "PATCH", subscriber.location, token=viewer["token"], body=body, content_type="application/json"
             )
@@ -141,3 +145,51 @@ def test_the_live_sockets_close_on_frames_they_cannot_take(plane, frame, code):
 def test_a_socket_at_an_unknown_path_is_refused():
     for path in ("/ws/nothing/here/", "/ws/", "/not-a-socket", "/ws/channels/../../etc/passwd"):
         assert asyncio.run(_closed_with(path)) == NOT_FOUND
+
+
+CHAT_ACTIONS = [
+    "send", "ping", "delete", "timeout", "ban", "unban", "disconnect", "slow_mode", "clear",
+    "invite", "request", "answer", "end_guest", "audience",
+]  # fmt: skip
+ODD_VALUES = [None, [], {}, ["x"], {"a": 1}, True, -1, 2**70, 1e308, "", "x" * 10_000, "💥\u202e", "1; DROP TABLE"]
+FIELDS = ["text", "messageId", "userId", "minutes", "reason", "seconds", "inviteId", "accept", "nonce"]
+
+
+@pytest.mark.usefixtures("fresh_chat")
+def test_chat_actions_with_fields_of_every_wrong_type_are_answered_not_crashed(room, alice):
+    socket = ChatSocket(room, alice)  # the room's owner: every moderation action is open to her
+
+    async def scenario():
+        await socket.open()
+        frames = [{"type": kind} for kind in (None, 1, ["send"], {"a": 1}, "no-such-action")]
+        frames += [{"type": kind, field: value} for kind in CHAT_ACTIONS for field in FIELDS for value in ODD_VALUES]
+        for frame in frames:
+            await socket.send(**frame)
+        # Every frame got its answer (or none, for actions that answer with events) and the
+        # socket is still open: a ping still gets its pong.
+        await socket.send(type="ping")
+        await socket.expect("pong", timeout=30)
+        await socket.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.usefixtures("fresh_chat")
+@pytest.mark.parametrize("after", ["²", "٣", "9" * 5000, "-1", "1e5", "%00"])
+def test_a_chat_socket_takes_any_resume_point(room, alice, after):
+    socket = ChatSocket(room, alice)
+    socket.path = f"/ws/chat/{room.pk}/?after={urllib.parse.quote(after)}"
+
+    async def scenario():
+        opening = await socket.open()
+        assert opening["chat.history"]["type"] == "chat.history"
+        await socket.close()
+
+    asyncio.run(scenario())
+
+
+def test_lone_surrogates_are_refused_by_the_report_endpoint(plane):
+    owner = User.objects.create_user("surrogate", password="pw-surrogate-123")
+    channel = services.channel_create(user=owner, title="Surrogates")
+    status, answer = post(f"/c/{channel.slug}/playback-report/", b'{"playbackId": "\\ud800abcdefgh"}')
+    assert status == 400 and "surrogate" in answer

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import socket
 import subprocess
 import sys
@@ -195,17 +196,26 @@ def test_a_public_channels_files_stay_open(plane):
     assert raw_get(urllib.parse.urlsplit(channel.playback_url).path) == (200, b"#EXTM3U\n")
 
 
-def test_rtmp_logs_hold_no_stream_key_or_relay_signature(plane, publisher):
+def test_rtmp_logs_hold_no_stream_key_and_a_logged_relay_opens_nothing(plane, publisher):
     owner = User.objects.create_user("logger", password="pw-logger-123")
     channel = services.channel_create(user=owner, title="Keys stay secret")
     key = video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"]
     with publisher(key, seconds=20):
         wait_for(lambda: Channel.objects.get(pk=channel.pk).is_live, timeout=30, message="the channel to go live")
+    wait_for(lambda: not Channel.objects.get(pk=channel.pk).is_live, timeout=30, message="the broadcast to end")
     access_log = settings.VAR_DIR / "log" / "rtmp-access.log"
     logged = wait_for(lambda: access_log.read_text(), timeout=15, message="the RTMP access log")
-    assert 'PUBLISH "app"' in logged
+    assert 'PUBLISH "app"' in logged and "relay=" not in logged
     everything = "".join(path.read_text(errors="replace") for path in (settings.VAR_DIR / "log").glob("*.log"))
-    assert key not in everything and "sig=" not in everything
+    assert key not in everything
+    # nginx-rtmp writes the relay's URL to its error log; replayed after the broadcast,
+    # it must not let a local process publish as the channel.
+    hls_name = channel.playback_url.rsplit("/", 2)[1]
+    logged_relays = re.findall(rf"rtmp://127\.0\.0\.1:\d+/live/{hls_name}\?[^' ]+", everything)
+    assert logged_relays
+    replay = publisher(url=logged_relays[-1], seconds=20)
+    assert replay.was_refused()
+    assert not Channel.objects.get(pk=channel.pk).is_live
 
 
 def test_nginx_marks_every_file_it_serves_nosniff_with_its_type(private_channel):

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import urllib.parse
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -65,18 +66,26 @@ def start_publish(*, stream_key: str, client_id: str, app: str, address: str | N
     return session
 
 
-def relay_signature(name: str) -> str:
-    return hmac.new(settings.MEDIA_CALLBACK_SECRET.encode(), name.encode(), hashlib.sha256).hexdigest()
+def relay_signature(name: str, stream_id: str) -> str:
+    message = f"{name}:{stream_id}".encode()
+    return hmac.new(settings.MEDIA_CALLBACK_SECRET.encode(), message, hashlib.sha256).hexdigest()
 
 
 def relay_url(session: IvsStreamSession) -> str:
-    """Where nginx relays an accepted stream so it is packaged as HLS under the channel id."""
+    """Where nginx relays an accepted stream so it is packaged as HLS under the channel id.
+    nginx-rtmp writes this URL to its error log, so the signature is bound to the
+    broadcast: it opens nothing once that broadcast has ended."""
     name = session.channel.hls_name
-    return f"rtmp://127.0.0.1:{settings.RTMP_PORT}/{nginx.HLS_APP}/{name}?relay={relay_signature(name)}"
+    query = urllib.parse.urlencode({"session": session.stream_id, "relay": relay_signature(name, session.stream_id)})
+    return f"rtmp://127.0.0.1:{settings.RTMP_PORT}/{nginx.HLS_APP}/{name}?{query}"
 
 
-def relay_is_genuine(*, name: str, signature: str) -> bool:
-    return hmac.compare_digest(relay_signature(name), signature)
+def relay_is_genuine(*, name: str, stream_id: str, signature: str) -> bool:
+    """Signed by the plane for this channel's broadcast, which is still on."""
+    if not hmac.compare_digest(relay_signature(name, stream_id), signature):
+        return False
+    session = IvsStreamSession.objects.filter(stream_id=stream_id, end_time__isnull=True).select_related("channel")
+    return any(open_session.channel.hls_name == name for open_session in session)
 
 
 def end_publish(*, client_id: str, app: str) -> IvsStreamSession | None:
