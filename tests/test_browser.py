@@ -86,7 +86,8 @@ def test_offline_channel_page_starts_playing_by_itself(page, browser, publisher)
     viewer.goto("/")
     expect(viewer.get_by_test_id("live-list")).to_contain_text("Live from the browser test")
     # The card shows a live thumbnail the plane refreshes from the newest segment.
-    viewer.wait_for_function("() => document.querySelector('[data-live-thumbnail]')?.naturalWidth === 480", timeout=25_000)
+    thumbnail_loaded = "() => document.querySelector('[data-live-thumbnail]')?.naturalWidth === 480"
+    viewer.wait_for_function(thumbnail_loaded, timeout=25_000)
     viewer.screenshot(path=SCREENSHOTS / "home-live.png")
 
     session = wait_for(
