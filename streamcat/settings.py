@@ -181,6 +181,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("STREAMCAT_LOG_LEVEL", "INFO")},
+    # A request for a host we do not serve gets its 400; a traceback per request would
+    # let anyone fill the log.
+    "loggers": {"django.security.DisallowedHost": {"handlers": [], "propagate": False}},
 }
 
 # --- Video: the IVS APIs, through boto3 only (streamcat/video.py).
