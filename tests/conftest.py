@@ -13,6 +13,7 @@ import botocore.config
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from playwright.sync_api import sync_playwright
@@ -92,7 +93,9 @@ def redis_server():
 
 @pytest.fixture(autouse=True)
 def _redis(redis_server):
-    """Every test has the real Redis (Channels layer, cache, Celery broker)."""
+    """Every test has the real Redis (Channels layer, cache, Celery broker), and starts
+    with an empty cache: throttle counters in it outlive a test's database."""
+    cache.clear()
 
 
 @pytest.fixture
