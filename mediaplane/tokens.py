@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 
+from core.env import p384_key
 from mediaplane.models import PublicKey
-from streamcat.env import p384_key
 
 ALGORITHM = "ES384"
 PLANE_KEY_ID = "streamcat-local-plane"

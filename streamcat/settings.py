@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from csp.constants import NONE, SELF, WASM_UNSAFE_EVAL
 
-from streamcat.env import env_bool, env_int, env_str, load_local_secrets
+from core.env import env_bool, env_int, env_str, load_local_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("STREAMCAT_VAR_DIR", str(BASE_DIR / "var")))
@@ -167,7 +167,7 @@ EMAIL_BACKEND = (
 EMAIL_PORT = env_int("STREAMCAT_EMAIL_PORT", 587)
 EMAIL_HOST_USER = env_str("STREAMCAT_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = env_str("STREAMCAT_EMAIL_PASSWORD", "")
-EMAIL_USE_TLS = env_str("STREAMCAT_EMAIL_TLS", "1") == "1"
+EMAIL_USE_TLS = env_bool("STREAMCAT_EMAIL_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("STREAMCAT_EMAIL_FROM", "StreamCat <noreply@localhost>")
 
 # Private channels: the key the site signs playback tokens with (made on first use);

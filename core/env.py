@@ -1,4 +1,6 @@
-"""Tiny helpers to read settings from the environment with safe defaults."""
+"""Settings from the environment: tiny readers with safe defaults, and the secrets
+and keys a fresh checkout makes for itself. A value that cannot mean what its name
+says stops the start with a clear message instead of quietly becoming the default."""
 
 import contextlib
 import json
@@ -6,21 +8,32 @@ import os
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
 
 def env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.lower() in {"1", "true", "yes", "on"}
+    if value not in TRUE | FALSE:
+        raise ImproperlyConfigured(f"{name}={value!r}: say 1 or 0, true or false, yes or no, on or off")
+    return value in TRUE
 
 
 def write_once(path: Path, content: bytes) -> bytes:
