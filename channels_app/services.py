@@ -8,13 +8,12 @@ import datetime as dt
 import logging
 import re
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_app.models import Channel, HealthSample, PlaybackAccess, StreamEvent, StreamSession
+from core.realtime import send_event_on_commit
 from stages import services as stage_services
 from streamcat import video
 
@@ -42,9 +41,7 @@ def stream_state_event(channel: Channel) -> dict:
 
 
 def _broadcast_state(channel: Channel) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(state_group(channel.pk), stream_state_event(channel))
+    send_event_on_commit(state_group(channel.pk), stream_state_event(channel))
 
 
 def channel_create(*, user, title: str) -> Channel:
@@ -265,9 +262,7 @@ LIVE_LIST_GROUP = "live-channels"
 
 
 def _broadcast_live_list(event: dict) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(LIVE_LIST_GROUP, {"type": "live.event", "event": event})
+    send_event_on_commit(LIVE_LIST_GROUP, {"type": "live.event", "event": event})
 
 
 def _refresh_session(session: StreamSession) -> None:

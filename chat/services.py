@@ -7,8 +7,6 @@ import datetime as dt
 import json
 import re
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -18,6 +16,7 @@ from channels_app import access as channel_access
 from chat import realtime
 from chat.fanout import room_channel
 from chat.models import ChatBan, ChatModerator, ChatRoom, Message, ModerationAction, user_group
+from core.realtime import send_event_on_commit
 from stages import access as stage_access
 
 Kind = ModerationAction.Kind
@@ -79,13 +78,8 @@ def recheck_access(*, rooms=(), user_id: int | None = None) -> None:
     groups = [access_group(room if isinstance(room, int) else room.pk) for room in rooms]
     if user_id is not None:
         groups.append(sockets_group(user_id))
-
-    def send():
-        layer = get_channel_layer()
-        for group in groups:
-            async_to_sync(layer.group_send)(group, {"type": "chat.recheck"})
-
-    transaction.on_commit(send)
+    for group in groups:
+        send_event_on_commit(group, {"type": "chat.recheck"})
 
 
 def is_site_moderator(user) -> bool:
@@ -145,8 +139,7 @@ def publish(room: ChatRoom | int, event: dict) -> None:
 def publish_to_user(room: ChatRoom | int, user_id: int, event: dict) -> None:
     """Send one event to one user's sockets in a room (sanctions, invites)."""
     room_id = room if isinstance(room, int) else room.pk
-    text = json.dumps(event)
-    async_to_sync(get_channel_layer().group_send)(user_group(room_id, user_id), {"type": "chat.event", "text": text})
+    send_event_on_commit(user_group(room_id, user_id), {"type": "chat.event", "text": json.dumps(event)})
 
 
 def message_event(message: Message, role: str) -> dict:
@@ -339,7 +332,7 @@ def disconnect_user(*, room: ChatRoom, moderator, user_id) -> None:
     _require_moderator(moderator, room)
     target = _target(room, moderator, user_id)
     _log(room, moderator, Kind.DISCONNECT, target=target)
-    async_to_sync(get_channel_layer().group_send)(user_group(room.pk, target.pk), {"type": "chat.kick"})
+    send_event_on_commit(user_group(room.pk, target.pk), {"type": "chat.kick"})
 
 
 def set_slow_mode(*, room: ChatRoom, moderator, seconds) -> None:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import time
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.cache import cache
 
+from core.realtime import send_event_on_commit
 from mediaplane.models import IvsChannel
 
 MAX_BYTES = 1024  # IVS's limit per PutMetadata
@@ -42,4 +41,4 @@ def put(*, channel: IvsChannel, metadata: str) -> None:
     if cache.incr(key) > MAX_PER_SECOND:
         raise MetadataRefused("ThrottlingException", f"At most {MAX_PER_SECOND} PutMetadata calls a second per channel")
     event = {"type": "metadata", "metadata": metadata, "at": round(time.time() * 1000)}
-    async_to_sync(get_channel_layer().group_send)(group(channel), {"type": "plane.metadata", "event": event})
+    send_event_on_commit(group(channel), {"type": "plane.metadata", "event": event})
