@@ -1,58 +1,15 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from analytics import services as analytics
-from channels_app import access, broadcast, selectors, services
+from channels_app import access, broadcast, services
 from channels_app.forms import ChannelForm, ChannelSettingsForm
-from channels_app.models import Category, Channel, StreamSession
-from chat.services import chat_replay, room_for_channel
-from follows import services as follows
+from channels_app.models import Channel
 from streamcat import video
-
-
-def home(request):
-    context = {
-        "live": selectors.live_channels(),
-        "recent": selectors.recently_live_channels(),
-        "categories": Category.objects.all(),
-    }
-    return render(request, "channels_app/home.html", context)
-
-
-def category_page(request, slug):
-    category = get_object_or_404(Category, slug=slug)
-    context = {
-        "category": category,
-        "live": selectors.live_channels(category=category),
-        "recent": selectors.recently_live_channels(category=category),
-        "categories": Category.objects.all(),
-    }
-    return render(request, "channels_app/category.html", context)
-
-
-def search(request):
-    query = request.GET.get("q", "").strip()[:100]
-    results = selectors.search_channels(query) if query else []
-    return render(request, "channels_app/search.html", {"query": query, "results": results})
-
-
-def channel_page(request, slug):
-    channel = get_object_or_404(selectors.channels_with_followers(), slug=slug)
-    videos = list(selectors.past_broadcasts(channel))
-    access.recording_links(channel, request.user, videos)
-    context = {
-        "channel": channel,
-        "room": room_for_channel(channel),
-        "videos": videos,
-        "refusal": access.refusal(channel, request.user),
-        "following": follows.is_following(request.user, channel),
-    }
-    return render(request, "channels_app/channel.html", context, status=403 if context["refusal"] else 200)
 
 
 @require_GET
@@ -72,30 +29,6 @@ def playback_token(request, slug):
     return JsonResponse({"token": token, "expiresAt": expires.isoformat()})
 
 
-def replay_page(request, slug, pk):
-    """A past broadcast, played from its recording, with its chat replayed beside it."""
-    session = get_object_or_404(
-        StreamSession.objects.select_related("channel__owner").exclude(recording_url=""), pk=pk, channel__slug=slug
-    )
-    channel = session.channel
-    refused = access.refusal(channel, request.user)
-    more = [video for video in selectors.past_broadcasts(channel, limit=7) if video.pk != session.pk][:6]
-    access.recording_links(channel, request.user, [session, *more])
-    context = {"session": session, "channel": channel, "videos": more, "refusal": refused}
-    return render(request, "channels_app/replay.html", context, status=403 if refused else 200)
-
-
-@require_GET
-def replay_chat(request, slug, pk):
-    """The broadcast's chat as it happened, with each message's offset into the video;
-    deleted messages are left out."""
-    session = get_object_or_404(StreamSession.objects.select_related("channel__owner"), pk=pk, channel__slug=slug)
-    refused = access.refusal(session.channel, request.user)
-    if refused:
-        return JsonResponse({"error": refused}, status=403)
-    return JsonResponse({"messages": chat_replay(session)})
-
-
 @login_required
 @require_POST
 def recording_toggle(request):
@@ -111,18 +44,6 @@ def recording_toggle(request):
 
 
 @login_required
-def dashboard(request):
-    channel = Channel.objects.filter(owner=request.user).first()
-    context = {"channel": channel, "form": ChannelForm()}
-    if channel:
-        context["settings_form"] = ChannelSettingsForm(instance=channel)
-        context["sessions"] = selectors.channel_sessions(channel)
-        context["stages"] = request.user.stages.all()[:10]
-        context["ingest_server"] = video.ingest_server_url(channel.ingest_endpoint)
-    return render(request, "channels_app/dashboard.html", context)
-
-
-@login_required
 @require_POST
 def channel_create(request):
     form = ChannelForm(request.POST)
@@ -134,7 +55,7 @@ def channel_create(request):
         else:
             messages.success(request, "Your channel is ready. Paste the server and stream key into OBS to go live.")
         return redirect("dashboard")
-    return render(request, "channels_app/dashboard.html", {"channel": None, "form": form}, status=400)
+    return render(request, "web/dashboard.html", {"channel": None, "form": form}, status=400)
 
 
 @login_required
@@ -189,58 +110,11 @@ def stream_key_reset(request):
     return redirect("dashboard")
 
 
-@login_required
-def session_page(request, pk):
-    session = get_object_or_404(StreamSession.objects.select_related("channel__owner"), pk=pk)
-    if session.channel.owner_id != request.user.pk and not request.user.has_perm("channels_app.view_streamsession"):
-        raise Http404
-    samples = [
-        {
-            "t": s.time.isoformat(),
-            "kbps": round(s.video_bitrate / 1000) if s.video_bitrate is not None else None,
-            "fps": s.framerate,
-        }
-        for s in session.health_samples.all()[:5000]
-    ]
-    audience, summary = analytics.session_audience(session)
-    context = {
-        "session": session,
-        "samples": samples,
-        "events": session.events.all(),
-        "audience": audience,
-        "summary": summary,
-    }
-    return render(request, "channels_app/session.html", context)
-
-
 # --- Going live from the browser ------------------------------------------------------
 
 
 def _own_channel(request) -> Channel:
     return get_object_or_404(Channel, owner=request.user)
-
-
-@login_required
-def go_live_page(request):
-    """The studio (camera, microphone, screen, guests) plus the broadcast controls."""
-    channel = _own_channel(request)
-    try:
-        studio = broadcast.studio_for(channel=channel)
-    except services.ChannelError as exc:
-        messages.error(request, str(exc))
-        return redirect("dashboard")
-    context = {
-        "stage": studio,
-        "room": room_for_channel(channel),
-        "is_host": True,
-        "is_guest": False,
-        "broadcast": {
-            "channel": channel,
-            "presets": broadcast.PRESETS,
-            "layouts": list(broadcast.LAYOUTS),
-        },
-    }
-    return render(request, "stages/host.html", context)
 
 
 @login_required

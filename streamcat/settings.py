@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "chat",
     "follows",
     "analytics",
+    "web",
 ]
 
 MIDDLEWARE = [

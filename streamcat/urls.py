@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("follows.urls")),
     path("", include("analytics.urls")),
     path("", include("channels_app.urls")),
+    path("", include("web.urls")),
 ]
 # Uploads are nginx's job; this serves them only under runserver with DEBUG.
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
