@@ -1,3 +1,5 @@
+import threading
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -8,6 +10,8 @@ from mediaplane import playback_auth
 from mediaplane.models import IvsChannel, Participant
 from mediaplane.services import metadata, stages
 from mediaplane.services.playback import load_snapshot
+
+REFUSED = 4403
 
 
 class StageEventsConsumer(JsonSocket):
@@ -50,12 +54,25 @@ class StageEventsConsumer(JsonSocket):
         await self.send_json({"type": "error", "status": 405, "message": "This socket only sends events."})
 
     async def participant_event(self, event):
+        if getattr(self, "refused", False):
+            return
         if await self._still_valid():
             await self.send_json(event)
             return
         if event["participant"]["participantId"] == self.participant.participant_id:
             await self.send_json(event)  # its own removal: the page says why it stops
-        await self.close(code=4403)
+        await self._refuse_from_now()
+
+    async def participant_revoked(self, event):
+        """Its token was revoked (DisconnectParticipant), perhaps without ever joining:
+        no LEFT comes for it, so close now rather than at the next event."""
+        if event["participantId"] == self.participant.participant_id and not getattr(self, "refused", False):
+            await self._refuse_from_now()
+
+    async def _refuse_from_now(self):
+        self.refused = True
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.close(code=REFUSED)
 
     @database_sync_to_async
     def _still_valid(self) -> bool:
@@ -64,9 +81,45 @@ class StageEventsConsumer(JsonSocket):
         ).exists()
 
 
+class PlaybackSnapshots:
+    """The playback-auth snapshot (private channels, key pairs, revocations) shared by
+    this process's metadata sockets, reloaded when older than `ttl` seconds. Signatures
+    stay verified across reloads (Snapshot.keep_verified), so a socket costs a
+    dictionary lookup to check, on connect and on every event."""
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._snapshot: playback_auth.Snapshot | None = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def fresh(self) -> playback_auth.Snapshot | None:
+        """The snapshot if it is recent enough, else None (then `load` it, off the loop)."""
+        if self._snapshot is not None and time.monotonic() - self._loaded_at < self.ttl:
+            return self._snapshot
+        return None
+
+    def load(self, *, force: bool = False) -> playback_auth.Snapshot:
+        """A recent snapshot, reading the database if needed (sync: a worker thread)."""
+        with self._lock:
+            if not force and (recent := self.fresh()) is not None:
+                return recent  # another socket reloaded it meanwhile
+            loaded_at = time.monotonic()
+            snapshot = load_snapshot()
+            self._snapshot = snapshot if self._snapshot is None else snapshot.keep_verified(self._snapshot)
+            self._loaded_at = loaded_at
+            return self._snapshot
+
+
+# Revocations (an unfollow) and channels turning private reach open sockets within this.
+playback_snapshots = PlaybackSnapshots(ttl=2.0)
+
+
 class MetadataConsumer(JsonSocket):
     """A channel's timed metadata for its players: public like the channel's HLS, or,
-    for a private channel, with the same playback token (?token=) its HLS needs."""
+    for a private channel, with the same playback token (?token=) its HLS needs. The
+    token is checked again before every event (expiry, revocation, the channel turning
+    private): once refused, the socket closes (4403) without the event."""
 
     async def connect(self):
         channel_id = self.scope["url_route"]["kwargs"]["channel_id"]
@@ -74,18 +127,26 @@ class MetadataConsumer(JsonSocket):
         if channel is None:
             await self.close(code=4404)
             return
-        if channel.authorized and not await database_sync_to_async(self._may_play)(channel):
-            await self.close(code=4403)
+        origin = dict(self.scope["headers"]).get(b"origin", b"").decode("latin-1") or None
+        query = self.scope.get("query_string", b"").decode("latin-1")
+        self.playlist, self.origin = f"/hls/{channel.hls_name}/index.m3u8?{query}", origin
+        snapshot = await self._snapshot()
+        if (channel.hls_name in snapshot.private_channels) != channel.authorized:
+            # The channel changed since the snapshot was loaded: decide on the database's word.
+            snapshot = await database_sync_to_async(playback_snapshots.load)(force=True)
+        if not self._may_play(snapshot):
+            await self.close(code=REFUSED)
             return
         self.group = metadata.group(channel)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
-    def _may_play(self, channel: IvsChannel) -> bool:
-        origin = dict(self.scope["headers"]).get(b"origin", b"").decode("latin-1") or None
-        query = self.scope.get("query_string", b"").decode("latin-1")
+    async def _snapshot(self) -> playback_auth.Snapshot:
+        return playback_snapshots.fresh() or await database_sync_to_async(playback_snapshots.load)()
+
+    def _may_play(self, snapshot: playback_auth.Snapshot) -> bool:
         try:
-            playback_auth.check(load_snapshot(), f"/hls/{channel.hls_name}/index.m3u8?{query}", origin)
+            playback_auth.check(snapshot, self.playlist, self.origin)
         except playback_auth.Denied:
             return False
         return True
@@ -98,4 +159,11 @@ class MetadataConsumer(JsonSocket):
         await self.send_json({"type": "error", "message": "This socket is read-only."})
 
     async def plane_metadata(self, event):
-        await self.send_json(event["event"])
+        if getattr(self, "refused", False):
+            return
+        if self._may_play(await self._snapshot()):
+            await self.send_json(event["event"])
+            return
+        self.refused = True
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.close(code=REFUSED)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from stages.models import Stage, StageInvite
+from stages.models import ParticipantToken, Stage, StageInvite
 
 
 @admin.register(Stage)
@@ -30,6 +30,20 @@ class StageInviteAdmin(admin.ModelAdmin):
         "answered_at",
         "ended_at",
     )
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ParticipantToken)
+class ParticipantTokenAdmin(admin.ModelAdmin):
+    """Tokens the site issued, kept until they expire so they can be revoked."""
+
+    list_display = ("participant_id", "stage", "user", "may_publish", "issued_at", "expires_at", "revoked_at")
+    list_filter = ("may_publish",)
+    search_fields = ("participant_id", "user__username", "stage__title")
+    list_select_related = ("user", "stage")
+    readonly_fields = [f.name for f in ParticipantToken._meta.fields]
 
     def has_add_permission(self, request):
         return False

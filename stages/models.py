@@ -96,3 +96,32 @@ class StageInvite(models.Model):
             "from": self.created_by.username,
             "expiresAt": self.expires_at.isoformat(),
         }
+
+
+class ParticipantToken(models.Model):
+    """A participant token the site issued (stages.services.token_for): for which stage,
+    to whom, until when. Whenever access to the stage narrows, every unexpired token of
+    someone now refused is revoked (IVS DisconnectParticipant), whether or not it was
+    ever used to connect; a token is only as good as the access it was issued for."""
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="participant_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_tokens"
+    )
+    session_key = models.CharField(max_length=40, blank=True, help_text="The visitor's session, when not logged in")
+    participant_id = models.CharField("IVS participant id", max_length=64, unique=True)
+    may_publish = models.BooleanField(default=False)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+        indexes = [
+            models.Index(fields=["stage", "expires_at"]),
+            models.Index(fields=["user", "expires_at"]),
+            models.Index(fields=["expires_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.participant_id} on {self.stage_id}"

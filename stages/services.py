@@ -22,7 +22,7 @@ from chat import realtime
 from chat.models import ChatRoom
 from chat.services import publish_to_user, recheck_access, room_for_channel, room_for_stage
 from stages import access
-from stages.models import Stage, StageInvite, Visibility
+from stages.models import ParticipantToken, Stage, StageInvite, Visibility
 from streamcat import video
 
 Status = StageInvite.Status
@@ -59,7 +59,8 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
 
     Attributes carry what other participants show (username, avatar initial).
     A new token per page load or reconnect, as IVS recommends. Refused (StageError)
-    to anyone `stages.access` does not let watch.
+    to anyone `stages.access` does not let watch. Every token is recorded, so that it
+    is revoked as soon as its holder may no longer watch (`audience_narrowed`).
     """
     refused = access.refusal(stage, user)
     if refused:
@@ -81,6 +82,24 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
         },
         publish=may_publish,
     )
+    now = timezone.now()
+    ParticipantToken.objects.filter(expires_at__lte=now).delete()  # nothing left to revoke in those
+    ParticipantToken.objects.create(
+        stage=stage,
+        user=user if user.is_authenticated else None,
+        session_key="" if user.is_authenticated else session_key,
+        participant_id=issued["participantId"],
+        may_publish=may_publish,
+        issued_at=now,
+        expires_at=issued["expirationTime"],
+    )
+    # Access may have narrowed between the check above and the record: the narrowing's
+    # sweep runs after its commit, so either it sees this record or this sees the change.
+    stage.refresh_from_db(fields=["visibility"])
+    refused = access.refusal(stage, user)
+    if refused:
+        _revoke([(stage.arn, issued["participantId"])], reason="no longer allowed to watch")
+        raise StageError(refused)
     return {
         "token": issued["token"],
         "participantId": issued["participantId"],
@@ -144,10 +163,11 @@ def access_set(*, stage: Stage, host, visibility: str, invited: list[str]) -> St
 
 def audience_narrowed(*, stage: Stage) -> None:
     """After a change that may shut people out of `stage`, once it is committed: the
-    stage chat's sockets check again, and participants now refused are disconnected
-    (their media stops and their token is refused from then on)."""
+    stage chat's sockets check again, and every participant token of someone now
+    refused is revoked, used or not (their media stops, their event socket closes and
+    the token is refused from then on)."""
     recheck_access(rooms=ChatRoom.objects.filter(stage=stage))
-    transaction.on_commit(functools.partial(_disconnect_refused, stage))
+    transaction.on_commit(functools.partial(_revoke_refused, stage))
 
 
 def channel_audience_narrowed(*, channel: Channel) -> None:
@@ -158,37 +178,67 @@ def channel_audience_narrowed(*, channel: Channel) -> None:
 
 
 def follower_left(*, channel: Channel, user) -> None:
-    """`user` unfollowed `channel`: their chat sockets check again, and their media stops
-    on the streamer's stages that were open to them as a follower."""
+    """`user` unfollowed `channel`: their chat sockets check again, and their tokens
+    are revoked on the streamer's stages that were open to them as a follower."""
     recheck_access(user_id=user.pk)
     followed = Q(owner_id=channel.owner_id, visibility=Visibility.FOLLOWERS) | Q(pk=channel.studio_id)
     for stage in Stage.objects.filter(followed):
-        transaction.on_commit(functools.partial(_disconnect_refused, stage, user_id=user.pk))
+        transaction.on_commit(functools.partial(_revoke_refused, stage, user_id=user.pk))
 
 
-def _disconnect_refused(stage: Stage, user_id: int | None = None) -> None:
-    """Disconnect the connected participants (all, or one user's) that may not watch."""
-    try:
-        listed = video.connected_participants(stage_arn=stage.arn)
-    except video.VideoError as exc:
-        log.error("Listing participants of %s failed; refused ones stay connected: %s", stage, exc)
-        return
+def account_closed(*, user) -> None:
+    """`user`'s account is being closed (deleted, or kept as an archive and deactivated):
+    once that is committed, every stage token issued to them is revoked."""
+    issued = ParticipantToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=timezone.now())
+    revocable = list(issued.values_list("stage__arn", "participant_id"))
+    if revocable:
+        transaction.on_commit(functools.partial(_revoke, revocable, reason="account closed"))
+
+
+def _revoke_refused(stage: Stage, user_id: int | None = None) -> None:
+    """Revoke the unexpired tokens of `stage` (all, or one user's) whose holder may no
+    longer watch: those the site issued, connected or not, and any connected
+    participant it has no record of (a token issued before records were kept)."""
+    issued = stage.participant_tokens.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
     if user_id is not None:
-        listed = [p for p in listed if p.get("userId") == str(user_id)]
-    ids = {int(p["userId"]) for p in listed if p.get("userId", "").isdigit()}
-    users = get_user_model().objects.in_bulk(ids)
-    for participant in listed:
+        issued = issued.filter(user_id=user_id)
+    holders = list(issued.values_list("participant_id", "user_id"))
+    try:
+        connected = video.connected_participants(stage_arn=stage.arn)
+    except video.VideoError as exc:
+        log.error("Listing participants of %s failed; only recorded tokens are checked: %s", stage, exc)
+        connected = []
+    recorded = {participant_id for participant_id, _ in holders}
+    for participant in connected:
         user_id_text = participant.get("userId", "")
-        user = users.get(int(user_id_text)) if user_id_text.isdigit() else AnonymousUser()
-        if user is not None and user.is_active and not access.refusal(stage, user):
+        if participant["participantId"] in recorded or (user_id is not None and user_id_text != str(user_id)):
             continue
+        holders.append((participant["participantId"], int(user_id_text) if user_id_text.isdigit() else None))
+    users = get_user_model().objects.in_bulk({uid for _, uid in holders if uid is not None})
+
+    @functools.cache
+    def refused(holder_id: int | None) -> bool:
+        if holder_id is None:
+            return access.refusal(stage, AnonymousUser()) is not None
+        holder = users.get(holder_id)  # None: the account is gone
+        return holder is None or not holder.is_active or access.refusal(stage, holder) is not None
+
+    _revoke([(stage.arn, pid) for pid, uid in holders if refused(uid)], reason="no longer allowed to watch")
+
+
+def _revoke(tokens: list[tuple[str, str]], *, reason: str) -> None:
+    """DisconnectParticipant each (stage ARN, participant id): IVS refuses the token from
+    now on and ends its media. Recorded as revoked once IVS has taken it."""
+    done = []
+    for stage_arn, participant_id in tokens:
         try:
-            video.disconnect_participant(
-                stage_arn=stage.arn, participant_id=participant["participantId"], reason="no longer allowed to watch"
-            )
+            video.disconnect_participant(stage_arn=stage_arn, participant_id=participant_id, reason=reason)
         except video.VideoError as exc:
-            if exc.code != "ResourceNotFoundException":
-                log.error("Disconnecting %s from %s failed: %s", participant["participantId"], stage, exc)
+            if exc.code != "ResourceNotFoundException":  # not found: nothing left to revoke
+                log.error("Revoking participant %s on %s failed: %s", participant_id, stage_arn, exc)
+                continue
+        done.append(participant_id)
+    ParticipantToken.objects.filter(participant_id__in=done).update(revoked_at=timezone.now())
 
 
 # --- Guest spots: invites from hosts and requests from viewers ------------------------
@@ -329,5 +379,11 @@ def _end_guest_spot(stage: Stage, user_id: int) -> bool:
         status=Status.ENDED, ended_at=timezone.now()
     )
     if ended:
+        # Their PUBLISH tokens go too, used or not; as a viewer they get a new token.
+        publishing = stage.participant_tokens.filter(
+            user_id=user_id, may_publish=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).values_list("participant_id", flat=True)
+        revocable = [(stage.arn, participant_id) for participant_id in publishing]
+        transaction.on_commit(functools.partial(_revoke, revocable, reason="guest spot ended"))
         _user_event(stage, user_id, {"type": "stage.guest_ended", "viewerUrl": stage.get_absolute_url()})
     return bool(ended)

@@ -286,3 +286,112 @@ def test_a_private_channels_chat_is_for_its_audience(plane):
 
     assert asyncio.run(connect(for_stranger)) == (False, 4403)
     assert asyncio.run(connect(for_fan))[0] is True
+
+
+def _metadata_path(channel) -> str:
+    return f"/_plane/metadata/{channel.arn.rsplit('/', 1)[1]}"
+
+
+async def _put_metadata(channel, text: str) -> None:
+    """What the plane's PutMetadata sends to the channel's players once it accepts it."""
+    from channels.layers import get_channel_layer
+
+    from mediaplane.models import IvsChannel
+    from mediaplane.services import metadata
+
+    ivs_channel = await asyncio.to_thread(IvsChannel.objects.get, arn=channel.arn)
+    event = {"type": "metadata", "metadata": text, "at": round(time.time() * 1000)}
+    await get_channel_layer().group_send(metadata.group(ivs_channel), {"type": "plane.metadata", "event": event})
+
+
+async def _metadata_socket(channel, issued: str):
+    from channels.testing import WebsocketCommunicator
+
+    from streamcat.asgi import application
+
+    headers = [(b"origin", access.site_origin().encode()), (b"host", b"127.0.0.1")]
+    communicator = WebsocketCommunicator(application, f"{_metadata_path(channel)}?token={issued}", headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    return communicator
+
+
+def test_unfollowing_closes_a_private_channels_metadata_socket(plane):
+    """The attack: a follower keeps the metadata socket of a followers-only channel open
+    after unfollowing (which revokes their viewer session). The socket must stop
+    delivering: the next event after the revocation reaches the plane closes it (4403)."""
+    owner, fan = User.objects.create_user("owner4"), User.objects.create_user("fan4")
+    channel = services.channel_create(user=owner, title="Fans")
+    services.channel_update(channel=channel, title="Fans", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    follows.follow(user=fan, channel=channel)
+    issued, _ = access.playback_token(channel, fan)
+
+    async def scenario():
+        socket = await _metadata_socket(channel, issued)
+        await _put_metadata(channel, "before")
+        before = (await socket.receive_json_from(timeout=5))["metadata"]
+        await asyncio.to_thread(follows.unfollow, user=fan, channel=channel)
+        revoked_at = time.monotonic()
+        after = []
+        while True:  # the streamer keeps sending; the socket re-checks before each one
+            await _put_metadata(channel, f"after {len(after)}")
+            output = await socket.receive_output(timeout=5)
+            if output["type"] == "websocket.close":
+                break
+            after.append(output)
+            assert time.monotonic() - revoked_at < 10, "still delivering 10 s after the revocation"
+            await asyncio.sleep(0.2)
+        await socket.disconnect()
+        return before, output.get("code"), time.monotonic() - revoked_at
+
+    before, code, took = asyncio.run(scenario())
+    assert (before, code) == ("before", 4403)
+    assert took < 5  # the shared snapshot is at most a couple of seconds old
+
+
+def test_an_expired_playback_token_stops_the_metadata_socket(plane, settings):
+    owner, fan = User.objects.create_user("owner5"), User.objects.create_user("fan5")
+    channel = services.channel_create(user=owner, title="Members")
+    services.channel_update(channel=channel, title="Members", category=None, playback_access=PlaybackAccess.MEMBERS)
+    settings.PLAYBACK_TOKEN_SECONDS = 2
+    issued, expires = access.playback_token(channel, fan)
+
+    async def scenario():
+        socket = await _metadata_socket(channel, issued)
+        await _put_metadata(channel, "in time")
+        delivered = (await socket.receive_json_from(timeout=5))["metadata"]
+        await asyncio.sleep(max(0.0, expires.timestamp() - time.time()) + 0.1)  # the token's own clock
+        await _put_metadata(channel, "too late")
+        output = await socket.receive_output(timeout=5)
+        await socket.disconnect()
+        return delivered, output
+
+    delivered, output = asyncio.run(scenario())
+    assert delivered == "in time"
+    assert output == {"type": "websocket.close", "code": 4403}  # closed without "too late"
+
+
+def test_metadata_sockets_share_one_snapshot(plane, monkeypatch):
+    """Connecting does not reload the plane's state nor verify the token's signature
+    each time: sockets opened together share one snapshot."""
+    from mediaplane import consumers
+    from mediaplane.services.playback import load_snapshot
+
+    owner, fan = User.objects.create_user("owner6"), User.objects.create_user("fan6")
+    channel = services.channel_create(user=owner, title="Many")
+    services.channel_update(channel=channel, title="Many", category=None, playback_access=PlaybackAccess.MEMBERS)
+    issued, _ = access.playback_token(channel, fan)
+    loads = []
+    monkeypatch.setattr(consumers, "load_snapshot", lambda: loads.append(1) or load_snapshot())
+    monkeypatch.setattr(consumers, "playback_snapshots", consumers.PlaybackSnapshots(ttl=60))
+
+    async def scenario():
+        sockets = [await _metadata_socket(channel, issued) for _ in range(5)]
+        await _put_metadata(channel, "to all")
+        received = [(await s.receive_json_from(timeout=5))["metadata"] for s in sockets]
+        for s in sockets:
+            await s.disconnect()
+        return received
+
+    assert asyncio.run(scenario()) == ["to all"] * 5
+    assert len(loads) == 1

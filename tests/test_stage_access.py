@@ -13,13 +13,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import services as accounts
 from channels_app import broadcast
 from channels_app import services as channels
 from channels_app.models import PlaybackAccess
 from chat.services import room_for_stage
 from follows import services as follows
+from mediaplane.models import Participant
 from stages import services
-from stages.models import StageInvite, Visibility
+from stages.models import ParticipantToken, StageInvite, Visibility
 from streamcat.asgi import application
 from tests.chat_sockets import ChatSocket
 from tests.webrtc_clients import http, wait_until, whep_subscribe, whip_publish
@@ -210,6 +212,154 @@ def test_unfollowing_stops_the_studio_video_and_the_event_socket(channel, owner,
 
     assert run(scenario()) == (4403, 403, 401)
     assert page_and_token(studio, fan)[:2] == (403, 403)
+
+
+def issued_to(stage, user) -> dict:
+    """A token fetched by `user`'s page (None: an anonymous visitor), never used."""
+    response = as_user(user).post(reverse("stage_token", args=[stage.pk]))
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+async def whep_status(token: str, publisher_id: str) -> int:
+    viewer, subscribed = await whep_subscribe(token, publisher_id)
+    await viewer.close()
+    if subscribed.status == 201:
+        await asyncio.to_thread(http, "DELETE", viewer.location, token=token)
+    return subscribed.status
+
+
+async def on_stage(participant_id: str) -> None:
+    """Until the publisher's media flows (the plane marks it published)."""
+    for _ in range(150):
+        if await asyncio.to_thread(Participant.objects.filter(participant_id=participant_id, published=True).exists):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{participant_id} never published")
+
+
+async def event_socket_refused(token: str) -> int:
+    events = await events_socket(token)
+    closed = await closed_with(events)
+    await events.disconnect()
+    return closed
+
+
+def test_tokens_kept_without_joining_stop_working_when_the_stage_turns_invited_only(owner, people):
+    """The reported attack: while the stage is public, Eve and an anonymous visitor
+    fetch tokens and keep them without joining (Eve also holds the event socket open).
+    The host makes the stage invited-only; when the host then publishes, neither old
+    token gets video or events, while the invited viewer's token still works."""
+    fan, eve = people
+    stage = services.stage_create(user=owner, title="Open, then closed")
+    eve_issued, anonymous_issued, fan_issued = (issued_to(stage, u) for u in (eve, None, fan))
+    host_issued = issued_to(stage, owner)
+    host_id, host = host_issued["participantId"], as_user(owner)
+
+    async def scenario():
+        listening = await events_socket(eve_issued["token"])
+        assert (await listening.receive_json_from(timeout=5))["type"] == "stage.snapshot"
+        narrowed = await asyncio.to_thread(
+            host.post, reverse("stage_access", args=[stage.pk]), {"visibility": "invited", "invited": "fan"}
+        )
+        assert narrowed.status_code == 302
+        held_open = await closed_with(listening)
+        await listening.disconnect()
+
+        publisher, published = await whip_publish(host_issued["token"])
+        assert published.status == 201, published
+        await on_stage(host_id)
+        viewer, subscribed = await whep_subscribe(fan_issued["token"], host_id)
+        assert subscribed.status == 201, subscribed
+        await wait_until(lambda: viewer.frames >= 10, message="the invited fan sees the host")
+        await viewer.close()
+        refused = {
+            name: (await whep_status(issued["token"], host_id), await event_socket_refused(issued["token"]))
+            for name, issued in (("eve", eve_issued), ("anonymous", anonymous_issued))
+        }
+        await publisher.close()
+        return held_open, refused
+
+    held_open, refused = run(scenario())
+    assert held_open == 4403
+    assert refused == {"eve": (403, 4403), "anonymous": (403, 4403)}
+    revoked = set(ParticipantToken.objects.filter(revoked_at__isnull=False).values_list("participant_id", flat=True))
+    assert revoked == {eve_issued["participantId"], anonymous_issued["participantId"]}
+    assert page_and_token(stage, eve)[:2] == (403, 403)
+
+
+@pytest.mark.parametrize("shut_out_by", ["unfollowing", "the channel made private", "closing the account"])
+def test_unused_tokens_are_revoked_whatever_narrows_access(channel, owner, people, shut_out_by):
+    """The same attack through the other ways out: a fan's token fetched while the
+    fan could watch (and never used) is refused once they unfollow, once the channel
+    fed by the studio turns private, or once their account is closed; a follower who
+    may still watch keeps theirs."""
+    fan, stranger = people
+    keeper = User.objects.create_user("keeper")
+    follows.follow(user=keeper, channel=channel)
+    studio = broadcast.studio_for(channel=channel)
+    if shut_out_by == "the channel made private":
+        shut_out = stranger  # the channel is public until now
+    else:
+        services.access_set(stage=studio, host=owner, visibility=Visibility.FOLLOWERS, invited=[])
+        shut_out = fan
+    kept_issued, shut_out_issued = issued_to(studio, keeper), issued_to(studio, shut_out)
+    host_issued = issued_to(studio, owner)
+
+    if shut_out_by == "unfollowing":
+        follows.unfollow(user=fan, channel=channel)
+    elif shut_out_by == "the channel made private":
+        channels.channel_update(channel=channel, title="Fans", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    else:
+        accounts.delete_account(user=fan, keep_recordings=False)
+
+    async def scenario():
+        publisher, published = await whip_publish(host_issued["token"])
+        assert published.status == 201, published
+        await on_stage(host_issued["participantId"])
+        outcome = (
+            await whep_status(kept_issued["token"], host_issued["participantId"]),
+            await whep_status(shut_out_issued["token"], host_issued["participantId"]),
+            await event_socket_refused(shut_out_issued["token"]),
+        )
+        await publisher.close()
+        return outcome
+
+    assert run(scenario()) == (201, 403, 4403)
+
+
+def test_a_guest_whose_spot_ended_cannot_publish_with_a_token_kept_back(owner, people):
+    fan, _ = people
+    stage = services.stage_create(user=owner, title="Guests")
+    StageInvite.objects.create(
+        stage=stage,
+        user=fan,
+        kind=StageInvite.Kind.INVITE,
+        status=StageInvite.Status.ACCEPTED,
+        created_by=owner,
+        expires_at=timezone.now(),
+    )
+    kept = issued_to(stage, fan)
+    assert kept["publish"] is True
+    services.guest_end(stage=stage, user_id=fan.pk, by=owner)
+
+    async def scenario():
+        publisher, published = await whip_publish(kept["token"])
+        await publisher.close()
+        return published.status
+
+    assert run(scenario()) == 403
+
+
+def test_token_records_are_kept_until_they_expire(owner, people):
+    fan, stranger = people
+    stage = services.stage_create(user=owner, title="Records")
+    old = issued_to(stage, fan)
+    ParticipantToken.objects.filter(participant_id=old["participantId"]).update(expires_at=timezone.now())
+    new = issued_to(stage, None)
+    record = ParticipantToken.objects.get()
+    assert (record.participant_id, record.user, record.may_publish) == (new["participantId"], None, False)
+    assert record.session_key and record.expires_at.isoformat() == new["expirationTime"]
 
 
 @pytest.mark.parametrize(

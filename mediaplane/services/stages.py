@@ -412,12 +412,19 @@ def connection_lost(*, janus_session_id: int, reason: str) -> None:
 
 
 def disconnect_participant(*, participant: Participant, reason: str = "") -> None:
-    """A host removes a participant: media torn down now, token refused from now on."""
+    """A host removes a participant: media torn down now, token refused from now on,
+    whether or not it ever connected (IVS revokes the participant permanently)."""
     Participant.objects.filter(pk=participant.pk).update(revoked_at=timezone.now(), revoke_reason=reason[:128])
     detail = f"disconnected by host: {reason}" if reason else "disconnected by host"
     for connection in participant.connections.filter(ended_at__isnull=True):
         end_connection(connection, detail=detail)
     stage = participant.stage
+    # Event sockets listening with this token close, even if it never joined (no LEFT).
+    layer = get_channel_layer()
+    if layer is not None:
+        revoked = {"type": "participant.revoked", "participantId": participant.participant_id}
+        send = functools.partial(async_to_sync(layer.group_send), events_group(stage.resource_id), revoked)
+        transaction.on_commit(send)
     try:  # also drop it from the room at once, should Janus still hold it
         janus.kick(room=stage.resource_id, secret=stage.room_secret, participant_id=participant.participant_id)
     except janus.JanusError as exc:
