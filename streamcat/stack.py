@@ -18,20 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.template import Context, Engine
 
-from mediaplane.drivers import nginx
+from mediaplane.drivers import janus, nginx
 
 ALL_PARTS = ("redis", "janus", "playback_auth", "nginx", "app", "worker", "beat")
-JANUS_LIB_DIR = "/usr/lib/x86_64-linux-gnu/janus"
-
-
-def _janus_lib_dir() -> str:
-    """Debian installs Janus's plugins under the machine's multiarch triplet."""
-    for candidate in Path("/usr/lib").glob("*/janus"):
-        if (candidate / "plugins").is_dir():
-            return str(candidate)
-    return JANUS_LIB_DIR
 
 
 class StackError(Exception):
@@ -98,25 +88,13 @@ class Stack:
 
     def _prepare_janus(self) -> None:
         janus_dir = self.var_dir / "janus"
-        context = Context(
-            {
-                "config_dir": janus_dir,
-                "lib_dir": _janus_lib_dir(),
-                "api_secret": settings.JANUS_API_SECRET,
-                "admin_secret": settings.JANUS_ADMIN_SECRET,
-                "api_port": settings.JANUS_API_PORT,
-                "admin_port": settings.JANUS_ADMIN_PORT,
-                "rtp_port_range": settings.JANUS_RTP_PORTS,
-                "interface": "127.0.0.1" if settings.JANUS_LOOPBACK_ICE else "",
-                "ice_enforce_list": "lo" if settings.JANUS_LOOPBACK_ICE else settings.JANUS_ICE_ENFORCE_LIST,
-                "nat_1_1_mapping": settings.JANUS_NAT_1_1_MAPPING,
-                "events_url": f"http://127.0.0.1:{settings.APP_PORT}/_plane/janus/events?secret="
-                + settings.MEDIA_CALLBACK_SECRET,
-            }
+        config = janus.render_config(
+            config_dir=janus_dir,
+            events_url=f"http://127.0.0.1:{settings.APP_PORT}/_plane/janus/events?secret="
+            + settings.MEDIA_CALLBACK_SECRET,
         )
-        engine = Engine(autoescape=False)
-        for template in (settings.BASE_DIR / "deploy" / "janus").glob("*.jcfg"):
-            self._write(janus_dir / template.name, engine.from_string(template.read_text()).render(context))
+        for name, text in config.items():
+            self._write(janus_dir / name, text)
         if settings.JANUS_LOOPBACK_ICE:
             preload = janus_dir / "loopback_ice.so"
             source = settings.BASE_DIR / "deploy" / "janus" / "loopback_ice.c"

@@ -1,4 +1,4 @@
-"""Driver for Janus Gateway's HTTP API and its VideoRoom plugin.
+"""Driver for Janus Gateway: its configuration, its HTTP API and its VideoRoom plugin.
 
 Janus runs on loopback with an API secret; rooms carry their own secret and only
 the plane (holding the plugin's admin key) can create them. One Janus session and
@@ -14,12 +14,48 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
+from django.template import Context, Engine
 
 VIDEOROOM = "janus.plugin.videoroom"
 NO_SUCH_ROOM = 426
 NO_SUCH_FEED = 428
+LIB_DIR = "/usr/lib/x86_64-linux-gnu/janus"
+
+
+def _lib_dir() -> str:
+    """Debian installs Janus's plugins under the machine's multiarch triplet."""
+    for candidate in Path("/usr/lib").glob("*/janus"):
+        if (candidate / "plugins").is_dir():
+            return str(candidate)
+    return LIB_DIR
+
+
+def render_config(*, config_dir: Path, events_url: str) -> dict[str, str]:
+    """Janus's configuration files (name -> text) for a Janus run with `-F config_dir`;
+    its event handler posts to `events_url`."""
+    context = Context(
+        {
+            "config_dir": config_dir,
+            "lib_dir": _lib_dir(),
+            "api_secret": settings.JANUS_API_SECRET,
+            "admin_secret": settings.JANUS_ADMIN_SECRET,
+            "api_port": settings.JANUS_API_PORT,
+            "admin_port": settings.JANUS_ADMIN_PORT,
+            "rtp_port_range": settings.JANUS_RTP_PORTS,
+            "interface": "127.0.0.1" if settings.JANUS_LOOPBACK_ICE else "",
+            "ice_enforce_list": "lo" if settings.JANUS_LOOPBACK_ICE else settings.JANUS_ICE_ENFORCE_LIST,
+            "nat_1_1_mapping": settings.JANUS_NAT_1_1_MAPPING,
+            "events_url": events_url,
+        }
+    )
+    engine = Engine(autoescape=False)
+    return {
+        template.name: engine.from_string(template.read_text()).render(context)
+        for template in (settings.BASE_DIR / "deploy" / "janus").glob("*.jcfg")
+    }
 
 
 class JanusError(Exception):

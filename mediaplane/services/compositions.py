@@ -1,5 +1,6 @@
-"""Compositions on the local plane: who is composited, where the RTP goes, and the
-compositor process that carries each one out (mediaplane.compositor).
+"""Compositions on the local plane: who is composited, where the RTP goes, and
+keeping the compositor process that carries each one out (mediaplane.compositor,
+started and watched through drivers.compositor) as the rows say.
 
 `watch()` runs every COMPOSITION_WATCH_INTERVAL (Celery beat) and after every start
 and stop. It is idempotent and keyed by the rows, so it also picks everything up
@@ -12,13 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mediaplane import storage
-from mediaplane.drivers import janus
+from mediaplane.drivers import compositor, janus
 from mediaplane.models import (
     Composition,
     CompositionDestination,
@@ -40,7 +35,6 @@ from mediaplane.models import (
 
 log = logging.getLogger(__name__)
 RUNNING = (CompositionState.STARTING, CompositionState.ACTIVE)
-VIDEO_PT, AUDIO_PT = 96, 111
 HEALTHY_AFTER = 20  # seconds of output that clear the restart count
 STALLED_AFTER = 30  # seconds without output before a running compositor counts as hung
 
@@ -75,7 +69,7 @@ def watch() -> None:
                 _end(composition, CompositionState.STOPPED)
             else:
                 _keep_running(composition)
-        except CompositionError as exc:
+        except (CompositionError, compositor.NoFreePorts) as exc:
             _fail(composition, str(exc))
         except janus.JanusError as exc:
             log.warning("composition %s: Janus unavailable (%s); retrying", composition.resource_id, exc)
@@ -89,21 +83,20 @@ def _keep_running(composition: Composition) -> None:
     base.mkdir(parents=True, exist_ok=True)
     forwarders = _sync_forwarders(composition, base)
     _write_spec(composition, base, forwarders)
-    status = _read_json(base / "status.json")
-    alive = _alive(composition)
+    status = compositor.status(base)
     now = timezone.now()
-    if alive:
+    if compositor.alive(composition.pid, base):
         if status and time.time() - status["time"] < 5 and status["frames"] > 0:
             _mark_active(composition, status)
-        elif time.time() - (status["time"] if status else _started(composition.pid)) > STALLED_AFTER:
+        elif time.time() - (status["time"] if status else compositor.started_at(composition.pid)) > STALLED_AFTER:
             # Hung (e.g. an RTMP connection that never completes): end it; the next
             # round counts it as a failure and restarts it.
             log.warning("composition %s: compositor stalled; restarting it", composition.resource_id)
-            os.kill(composition.pid, signal.SIGKILL)
+            compositor.kill(composition.pid)
         return
     if composition.pid is not None:
         # It died: count it, and wait before the next try (2, 4, 8 ... s).
-        reason = _last_log_line(base) or "the compositor stopped"
+        reason = compositor.last_log_line(base) or "the compositor stopped"
         log.warning("composition %s: compositor exited: %s", composition.resource_id, reason)
         composition.pid = None
         composition.restarts += 1
@@ -115,7 +108,8 @@ def _keep_running(composition: Composition) -> None:
         return
     if composition.next_start_at and composition.next_start_at > now:
         return
-    _start_process(composition, base)
+    composition.pid = compositor.start(base)
+    composition.save(update_fields=["pid"])
 
 
 def _mark_active(composition: Composition, status: dict) -> None:
@@ -134,55 +128,6 @@ def _mark_active(composition: Composition, status: dict) -> None:
         state=DestinationState.ACTIVE
     )
     composition.destinations.filter(start_time__isnull=True).update(start_time=now)
-
-
-def _start_process(composition: Composition, base: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (base / "status.json").unlink()
-    logfile = open(base / "compositor.log", "ab")  # noqa: SIM115 - handed to the child
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mediaplane.compositor", str(base)],
-        cwd=settings.BASE_DIR,
-        stdout=logfile,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # outlives a worker restart; watch() adopts it again
-    )
-    logfile.close()
-    composition.pid = process.pid
-    composition.save(update_fields=["pid"])
-
-
-def _alive(composition: Composition) -> bool:
-    """Its process runs (and is ours: pids get reused)."""
-    if not composition.pid:
-        return False
-    try:
-        cmdline = Path(f"/proc/{composition.pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    if composition.resource_id.encode() not in cmdline:
-        return False
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(composition.pid, os.WNOHANG)[0]:  # reap our own exited child
-            return False
-    stat = Path(f"/proc/{composition.pid}/stat").read_text()
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _started(pid: int) -> float:
-    """When a process started (Unix time), from /proc."""
-    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    lines = Path("/proc/stat").read_text().splitlines()
-    boot = next(int(line.split()[1]) for line in lines if line.startswith("btime"))
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _last_log_line(base: Path) -> str:
-    try:
-        lines = (base / "compositor.log").read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return lines[-1][-250:] if lines else ""
 
 
 # --- Inputs: one Janus RTP forwarder per publishing host -------------------------------------
@@ -204,7 +149,7 @@ def _publishing(composition: Composition) -> list[WebRtcConnection]:
 def _sync_forwarders(composition: Composition, base: Path) -> dict:
     """Make Janus forward exactly the hosts publishing now; returns {participant id: ports}."""
     stage = composition.stage
-    state = _read_json(base / "forwarders.json") or {}
+    state = compositor.read_json(base / "forwarders.json") or {}
     wanted = {c.participant.participant_id: c for c in _publishing(composition)}
     in_janus = janus.list_forwarders(room=stage.resource_id, secret=stage.room_secret) if wanted or state else {}
     for participant_id in list(state):
@@ -220,7 +165,7 @@ def _sync_forwarders(composition: Composition, base: Path) -> dict:
     for participant_id, connection in wanted.items():
         if participant_id in state:
             continue
-        port = _free_port_block(used)
+        port = compositor.free_port_block(used)
         used.add(port)
         video = next((s for s in connection.streams if s["type"] == "video"), None)
         audio = next((s for s in connection.streams if s["type"] == "audio"), None)
@@ -228,10 +173,15 @@ def _sync_forwarders(composition: Composition, base: Path) -> dict:
         if video:
             # A simulcast host: forward the best layer Janus has, as it does for viewers.
             streams.append(
-                {"mid": video["mid"], "port": port, "pt": VIDEO_PT, "simulcast": video.get("simulcast", False)}
+                {
+                    "mid": video["mid"],
+                    "port": port,
+                    "pt": compositor.VIDEO_PT,
+                    "simulcast": video.get("simulcast", False),
+                }
             )
         if audio:
-            streams.append({"mid": audio["mid"], "port": port + 2, "pt": AUDIO_PT})
+            streams.append({"mid": audio["mid"], "port": port + 2, "pt": compositor.AUDIO_PT})
         if not streams:
             continue
         stream_ids = janus.rtp_forward(
@@ -241,51 +191,19 @@ def _sync_forwarders(composition: Composition, base: Path) -> dict:
             host="127.0.0.1",
             streams=streams,
         )
-        sdp_path = base / f"{participant_id}.sdp"
-        sdp_path.write_text(_sdp(port, video and video.get("codec"), bool(audio)))
+        sdp_path = compositor.write_input(
+            base, participant_id, port=port, video_codec=video and video.get("codec"), audio=bool(audio)
+        )
         state[participant_id] = {"base_port": port, "stream_ids": stream_ids, "sdp": str(sdp_path)}
-    _write_json(base / "forwarders.json", state)
+    compositor.write_json(base / "forwarders.json", state)
     return state
 
 
 def _all_forwarders() -> list[dict]:
     entries = []
     for path in Path(settings.COMPOSITION_DIR).glob("*/forwarders.json"):
-        entries += list((_read_json(path) or {}).values())
+        entries += list((compositor.read_json(path) or {}).values())
     return entries
-
-
-def _free_port_block(used: set[int]) -> int:
-    """Four free loopback UDP ports: video RTP/RTCP, audio RTP/RTCP."""
-    first, last = map(int, settings.COMPOSITOR_RTP_PORTS.split("-"))
-    for base in range(first - first % 4 + 4, last - 3, 4):
-        if base in used:
-            continue
-        if all(_udp_free(base + n) for n in range(4)):
-            return base
-    raise CompositionError("No free RTP ports for the compositor (STREAMCAT_COMPOSITOR_RTP_PORTS)")
-
-
-def _udp_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _sdp(port: int, video_codec: str | None, audio: bool) -> str:
-    lines = ["v=0", "o=- 0 0 IN IP4 127.0.0.1", "s=StreamCat composition input", "c=IN IP4 127.0.0.1", "t=0 0"]
-    if video_codec:
-        if video_codec.lower() == "h264":
-            lines += [f"m=video {port} RTP/AVP {VIDEO_PT}", f"a=rtpmap:{VIDEO_PT} H264/90000"]
-            lines.append(f"a=fmtp:{VIDEO_PT} packetization-mode=1")
-        else:
-            lines += [f"m=video {port} RTP/AVP {VIDEO_PT}", f"a=rtpmap:{VIDEO_PT} VP8/90000"]
-    if audio:
-        lines += [f"m=audio {port + 2} RTP/AVP {AUDIO_PT}", f"a=rtpmap:{AUDIO_PT} opus/48000/2"]
-    return "\r\n".join(lines) + "\r\n"
 
 
 # --- What the compositor is told -------------------------------------------------------------
@@ -318,8 +236,7 @@ def _write_spec(composition: Composition, base: Path, forwarders: dict) -> None:
         "layout": {"type": kind, **config},
         "inputs": inputs,
     }
-    if _read_json(base / "spec.json") != spec:
-        _write_json(base / "spec.json", spec)
+    compositor.write_spec(base, spec)
 
 
 def _output(destination: CompositionDestination) -> dict:
@@ -359,33 +276,13 @@ def _ingest_url(destination: CompositionDestination) -> str:
     return f"rtmp://127.0.0.1:{settings.RTMP_PORT}/app/{key.value}"
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: Path, value) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(value, indent=1))
-    tmp.replace(path)  # the compositor never reads half a file
-
-
 # --- Ending ----------------------------------------------------------------------------------
 
 
 def _end(composition: Composition, state: str) -> None:
-    if _alive(composition):
-        os.kill(composition.pid, signal.SIGTERM)
-        for _ in range(50):
-            if not _alive(composition):
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(composition.pid, signal.SIGKILL)
+    compositor.stop(composition.pid, folder(composition))
     stage = composition.stage
-    for participant_id, entry in (_read_json(folder(composition) / "forwarders.json") or {}).items():
+    for participant_id, entry in (compositor.read_json(folder(composition) / "forwarders.json") or {}).items():
         for stream_id in entry["stream_ids"]:
             with contextlib.suppress(janus.JanusError):
                 janus.stop_rtp_forward(
@@ -420,7 +317,7 @@ def _write_recording_ended(composition, destination, *, ended_at, failed: bool) 
         return  # nothing was recorded
     seconds = sum(float(line.split(":", 1)[1].split(",")[0]) for line in lines if line.startswith("#EXTINF:"))
     (folder / "events").mkdir(parents=True, exist_ok=True)
-    _write_json(
+    compositor.write_json(
         folder / "events" / "recording-ended.json",
         {
             "version": "v1",
