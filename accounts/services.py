@@ -14,9 +14,9 @@ from channels_app import services as channels
 from channels_app.models import Channel
 from chat.models import Message
 from chat.services import recheck_access
+from core import video
 from follows.models import Follow
 from stages import services as stages
-from streamcat import video
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from streamcat import video  # noqa: E402
+from core import video  # noqa: E402
 from streamcat.stack import Stack  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 320, 192, 30

@@ -34,7 +34,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from bench._clock import publish_clock, read_clock  # noqa: E402
-from streamcat import video  # noqa: E402
+from core import video  # noqa: E402
 from streamcat.stack import Stack  # noqa: E402
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from channels_app.models import Channel, PlaybackAccess
-from streamcat import video
+from core import video
 
 
 def refusal(channel: Channel, user) -> str | None:

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from channels_app import services
 from channels_app.models import Category, Channel, HealthSample, StreamEvent, StreamSession
-from streamcat import video
+from core import video
 
 
 @admin.register(Category)

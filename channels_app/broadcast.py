@@ -8,8 +8,8 @@ import secrets
 
 from channels_app.models import Channel
 from channels_app.services import ChannelError
+from core import video
 from stages import services as stage_services
-from streamcat import video
 
 PRESETS = list(video.ENCODER_PRESETS)
 LAYOUTS = {

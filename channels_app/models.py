@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from core import video
+
 
 class Category(models.Model):
     """What a channel streams; moderators edit the list in the admin."""
@@ -91,8 +93,6 @@ class Channel(models.Model):
     @property
     def live_thumbnail_url(self) -> str:
         """Private channels' thumbnails need a playback token, so pages show none."""
-        from streamcat import video
-
         return video.live_thumbnail_url(self.playback_url) if self.is_live and not self.is_private else ""
 
 

@@ -1,5 +1,5 @@
 """Every change to channels and broadcasts goes through these functions: they call
-the IVS APIs (through streamcat.video), write the rows, and tell the channel's
+the IVS APIs (through core.video), write the rows, and tell the channel's
 open pages (WebSocket group) what changed."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_app.models import Channel, HealthSample, PlaybackAccess, StreamEvent, StreamSession
+from core import video
 from core.realtime import send_event_on_commit
 from stages import services as stage_services
-from streamcat import video
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from channels_app import access, broadcast, services
 from channels_app.forms import ChannelForm, ChannelSettingsForm
 from channels_app.models import Channel
-from streamcat import video
+from core import video
 
 
 @require_GET

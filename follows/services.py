@@ -11,9 +11,9 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 
 from channels_app import access, selectors
 from channels_app.models import Channel, PlaybackAccess
+from core import video
 from follows.models import Follow
 from stages import services as stage_services
-from streamcat import video
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ class Visibility(models.TextChoices):
 
 
 class Stage(models.Model):
-    """A streamer's real-time stage; the IVS stage itself lives behind streamcat.video."""
+    """A streamer's real-time stage; the IVS stage itself lives behind core.video."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stages")
     title = models.CharField(max_length=140)

@@ -1,5 +1,5 @@
 """Stages on the site: creation, participant tokens for browsers, host controls.
-Every IVS call goes through streamcat.video."""
+Every IVS call goes through core.video."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from channels_app.models import Channel
 from chat import realtime
 from chat.models import ChatRoom
 from chat.services import publish_to_user, recheck_access, room_for_channel, room_for_stage
+from core import video
 from stages import access
 from stages.models import ParticipantToken, Stage, StageInvite, Visibility
-from streamcat import video
 
 Status = StageInvite.Status
 log = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from core import video
 from stages import access, services
 from stages.forms import StageAccessForm, StageForm
 from stages.models import Stage
-from streamcat import video
 
 
 @login_required

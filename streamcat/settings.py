@@ -187,7 +187,7 @@ LOGGING = {
     "loggers": {"django.security.DisallowedHost": {"handlers": [], "propagate": False}},
 }
 
-# --- Video: the IVS APIs, through boto3 only (streamcat/video.py).
+# --- Video: the IVS APIs, through boto3 only (core/video.py).
 # "local" sends the calls to the embedded media plane served by this site;
 # "aws" sends them to Amazon IVS (or to AWS_ENDPOINT_URL_IVS when that is set).
 MEDIA_PLANE = env_str("STREAMCAT_MEDIA_PLANE", "local")

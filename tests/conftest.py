@@ -21,9 +21,9 @@ from playwright.sync_api import sync_playwright
 from channels_app.models import Channel
 from chat import realtime as chat_realtime
 from chat import services as chat_services
+from core import video
 from mediaplane.models import Composition
 from mediaplane.services import compositions
-from streamcat import video
 from streamcat.stack import Stack
 
 CHROMIUM_ARGS = [

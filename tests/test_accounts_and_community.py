@@ -22,8 +22,8 @@ from channels_app import services
 from channels_app.models import Category, Channel, PlaybackAccess, StreamSession
 from chat import services as chat
 from chat.models import Message
+from core import video
 from follows.models import Follow
-from streamcat import video
 
 PASSWORD = "a-long-password-1"
 

@@ -20,9 +20,9 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
+from core import video
 from mediaplane.models import Composition, Stage
 from mediaplane.views import SERVICES
-from streamcat import video
 from tests.test_api_security import p384_public_pem, send
 
 NESTED = 50  # deeper than any body we accept

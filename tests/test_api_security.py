@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 
+from core import video
 from mediaplane.models import Composition, IvsRecordingConfiguration, Participant, Stage
-from streamcat import video
 from tests.conftest import unvalidated_client
 
 

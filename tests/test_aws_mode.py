@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from streamcat import video
+from core import video
 
 ARN = "arn:aws:ivs:us-west-2:123456789012:channel/abcdABCDefgh"
 KEY_ARN = "arn:aws:ivs:us-west-2:123456789012:stream-key/abcdABCDefgh"

@@ -5,7 +5,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from channels_app.models import Channel, StreamSession
-from streamcat import video
+from core import video
 from tests.conftest import SCREENSHOTS, wait_for
 
 pytestmark = pytest.mark.browser

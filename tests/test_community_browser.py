@@ -17,7 +17,7 @@ from analytics.models import SessionMinute
 from channels_app import services
 from channels_app.models import Category, Channel, StreamSession
 from chat import services as chat
-from streamcat import video
+from core import video
 from tests.conftest import SCREENSHOTS, wait_for
 
 pytestmark = pytest.mark.browser

@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 from django.conf import settings
 
+from core import video
 from mediaplane.models import Composition
-from streamcat import video
 from tests.conftest import SCREENSHOTS, unvalidated_client, wait_for
 from tests.webrtc_clients import wait_until, whip_publish
 

@@ -8,8 +8,8 @@ import urllib.request
 import pytest
 from django.conf import settings
 
+from core import video
 from mediaplane.models import IngestSample, IvsStreamSession
-from streamcat import video
 from tests.conftest import wait_for
 
 

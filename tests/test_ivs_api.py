@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from django.conf import settings
 
-from streamcat import video
+from core import video
 from tests.conftest import unvalidated_client
 
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from channels_app import services
 from channels_app.models import Channel
-from streamcat import video
+from core import video
 from tests.conftest import SCREENSHOTS, unvalidated_client, wait_for
 
 

@@ -14,9 +14,9 @@ from django.contrib.auth.models import User
 
 from channels_app import access, services
 from channels_app.models import PlaybackAccess
+from core import video
 from follows import services as follows
 from mediaplane.playback_auth import Denied, Snapshot, check
-from streamcat import video
 from tests.conftest import unvalidated_client
 
 CHANNEL = "arn:aws:ivs:us-west-2:000000000000:channel/abcdEFGH1234"

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from channels_app import services
 from channels_app.models import Channel, PlaybackAccess
-from streamcat import video
+from core import video
 from tests.conftest import SCREENSHOTS, wait_for
 
 pytestmark = pytest.mark.browser

@@ -21,8 +21,8 @@ from django.test import Client
 
 from channels_app import access, services
 from channels_app.models import Channel, PlaybackAccess, StreamSession
+from core import video
 from follows import services as follows
-from streamcat import video
 from streamcat.asgi import application
 from tests.conftest import wait_for
 

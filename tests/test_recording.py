@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from channels_app import services
 from channels_app.models import StreamSession
-from streamcat import video
+from core import video
 from tests.conftest import SCREENSHOTS, wait_for
 
 

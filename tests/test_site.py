@@ -7,7 +7,7 @@ from django.urls import reverse
 from channels_app import services
 from channels_app.models import Channel, HealthSample, StreamEvent, StreamSession
 from channels_app.roles import ensure_moderators_group
-from streamcat import video
+from core import video
 from tests.conftest import wait_for
 
 

@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
+from core import video
 from stages import services
-from streamcat import video
 from tests.conftest import SCREENSHOTS, wait_for
 from tests.webrtc_clients import http, wait_until, whep_subscribe
 

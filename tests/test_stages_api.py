@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 
+from core import video
 from mediaplane import tokens
-from streamcat import video
 from tests.conftest import unvalidated_client
 
 

@@ -6,10 +6,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from core import video
 from mediaplane.models import Participant
 from stages import services
 from stages.models import Stage
-from streamcat import video
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from core import video
 from mediaplane import tokens
 from mediaplane.drivers import janus
 from mediaplane.models import Participant
-from streamcat import video
 from tests.conftest import wait_for
 from tests.webrtc_clients import http, wait_until, whep_subscribe, whip_publish
 

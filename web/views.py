@@ -13,8 +13,8 @@ from channels_app import access, broadcast, selectors, services
 from channels_app.forms import ChannelForm, ChannelSettingsForm
 from channels_app.models import Category, Channel, StreamSession
 from chat.services import chat_replay, room_for_channel
+from core import video
 from follows import services as follows
-from streamcat import video
 
 
 def home(request):

@@ -4,7 +4,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from streamcat import video
+from core import video
 from streamcat.stack import Stack, StackError
 
 
