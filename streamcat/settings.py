@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "follows",
     "analytics",
     "web",
+    "streamcat",  # the shell: its management commands start the stack
 ]
 
 MIDDLEWARE = [
