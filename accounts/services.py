@@ -9,13 +9,13 @@ from django.db import transaction
 
 from accounts import avatars
 from accounts.models import Profile
-from channels_app import broadcast
 from channels_app import services as channels
 from channels_app.models import Channel
 from chat.models import Message
 from chat.services import recheck_access
 from core import video
 from follows.models import Follow
+from stages import broadcast
 from stages import services as stages
 
 log = logging.getLogger(__name__)

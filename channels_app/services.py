@@ -12,10 +12,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from channels_app import signals
 from channels_app.models import Channel, HealthSample, PlaybackAccess, StreamEvent, StreamSession
 from core import video
 from core.realtime import send_event_on_commit
-from stages import services as stage_services
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def channel_update(*, channel: Channel, title: str, category, playback_access: s
     channel.title, channel.category, channel.playback_access = title, category, playback_access
     channel.save(update_fields=["title", "category", "playback_access"])
     if audience_changed:  # whoever may no longer watch also leaves its chat and studio stage
-        stage_services.channel_audience_narrowed(channel=channel)
+        signals.audience_changed.send(sender=Channel, channel=channel)
     return channel
 
 

@@ -6,10 +6,14 @@ from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app import access, broadcast, services
+from channels_app import access, services
 from channels_app.forms import ChannelForm, ChannelSettingsForm
 from channels_app.models import Channel
 from core import video
+
+
+def _own_channel(request) -> Channel:
+    return get_object_or_404(Channel, owner=request.user)
 
 
 @require_GET
@@ -61,7 +65,7 @@ def channel_create(request):
 @login_required
 @require_POST
 def channel_update(request):
-    channel = get_object_or_404(Channel, owner=request.user)
+    channel = _own_channel(request)
     # Validated on a copy: the row itself changes only through the service.
     form = ChannelSettingsForm(request.POST, instance=Channel.objects.get(pk=channel.pk))
     if not form.is_valid():
@@ -85,7 +89,7 @@ def stream_key(request):
     htmx gets the key row back (revealed, or masked again with ?hide=1); a plain
     request (the Copy button) gets the bare key as text.
     """
-    channel = get_object_or_404(Channel, owner=request.user)
+    channel = _own_channel(request)
     if request.htmx and request.GET.get("hide"):
         return render(request, "partials/stream_key.html", {"revealed": False})
     try:
@@ -100,7 +104,7 @@ def stream_key(request):
 @login_required
 @require_POST
 def stream_key_reset(request):
-    channel = get_object_or_404(Channel, owner=request.user)
+    channel = _own_channel(request)
     try:
         services.stream_key_reset(channel=channel)
     except (services.ChannelError, video.VideoError) as exc:
@@ -108,46 +112,6 @@ def stream_key_reset(request):
     else:
         messages.success(request, "New stream key created. Update it in OBS; the old key no longer works.")
     return redirect("dashboard")
-
-
-# --- Going live from the browser ------------------------------------------------------
-
-
-def _own_channel(request) -> Channel:
-    return get_object_or_404(Channel, owner=request.user)
-
-
-@login_required
-@require_POST
-def go_live_start(request):
-    channel = _own_channel(request)
-    try:
-        state = broadcast.go_live(
-            channel=channel,
-            preset=request.POST.get("preset", ""),
-            layout=request.POST.get("layout", ""),
-            request_token=request.POST.get("token", ""),
-        )
-    except services.ChannelError as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
-    return JsonResponse(state)
-
-
-@login_required
-@never_cache
-@require_GET
-def go_live_status(request):
-    return JsonResponse(broadcast.broadcast_state(channel=_own_channel(request)))
-
-
-@login_required
-@require_POST
-def go_live_stop(request):
-    try:
-        broadcast.end_broadcast(channel=_own_channel(request))
-    except services.ChannelError as exc:
-        return JsonResponse({"error": str(exc)}, status=502)
-    return JsonResponse({"state": "STOPPING"})
 
 
 @login_required

@@ -1,6 +1,7 @@
-"""The chat socket of a channel or stage page: history, messages, moderation,
-presence, and (on stages) guest invites. Anyone may read; every action checks the
-user again in the service it calls."""
+"""The chat socket of a channel page: history, messages, moderation, presence.
+Anyone the room admits may read; every action checks the user again in the service
+it calls. Apps above chat extend it through the hooks below (stages.consumers adds
+stage rooms and guest spots)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from channels_app import access as channel_access
 from chat import realtime, services
 from chat.fanout import fanout
 from chat.models import ChatRoom
 from chat.services import ChatError
 from core.sockets import JsonSocket
-from stages import services as stage_services
 
 NOT_FOUND = 4404
 FORBIDDEN = 4403  # a private channel's or stage's chat, for someone who may not watch it
@@ -44,7 +45,7 @@ class ChatConsumer(JsonSocket):
             groups += [self.room.user_group(self.user.pk), services.sockets_group(self.user.pk)]
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
-        if await database_sync_to_async(services.refusal)(self.room, self.user):
+        if await database_sync_to_async(self.refusal)(self.room, self.user):
             for group in groups:
                 await self.channel_layer.group_discard(group, self.channel_name)
             await self.close(code=FORBIDDEN)
@@ -57,7 +58,7 @@ class ChatConsumer(JsonSocket):
         try:
             for event in await database_sync_to_async(self._opening_events)():
                 await self.send_json(event)
-            await self._tell_hosts_who_watches()
+            await self.audience_changed()
         except BaseException:
             await self.disconnect(None)  # Channels will not: leave the fan-out and presence
             raise
@@ -74,7 +75,7 @@ class ChatConsumer(JsonSocket):
                     "userId": self.user.pk,
                     "username": getattr(self.user, "username", ""),
                     "role": services.role_of(self.user, self.room),
-                    "host": bool(self.guest_stage and self.guest_stage.is_host(self.user)),
+                    **self.me_extras(),
                 },
                 "slowMode": self.room.slow_mode_seconds,
                 "maxLength": settings.CHAT_MAX_LENGTH,
@@ -84,11 +85,7 @@ class ChatConsumer(JsonSocket):
             services.history(room=self.room, after=int(after) if MESSAGE_ID.fullmatch(after) else None),
             services.sanction_event(services.active_sanction(self.user, self.room)),
         ]
-        if self.guest_stage:
-            for invite in stage_services.open_invites(stage=self.guest_stage, user=self.user):
-                kind = "stage.request" if invite.kind == invite.Kind.REQUEST else "stage.invite"
-                events.append({"type": kind, "invite": invite.as_event()})
-        return events
+        return events + self.opening_extras()
 
     async def disconnect(self, code):
         if not hasattr(self, "groups_joined"):
@@ -97,13 +94,27 @@ class ChatConsumer(JsonSocket):
             await self.channel_layer.group_discard(group, self.channel_name)
         await fanout().leave(self.room.pk, self._send_text)
         await database_sync_to_async(realtime.leave)(self.room.pk, self.channel_name)
-        await self._tell_hosts_who_watches()
+        await self.audience_changed()
 
-    async def _tell_hosts_who_watches(self):
-        """A stage's hosts see the logged-in viewers, to invite one."""
-        if self.guest_stage and self.user.is_authenticated:
-            audience = await database_sync_to_async(stage_services.audience)(stage=self.guest_stage)
-            await database_sync_to_async(services.publish_to_user)(self.room, self.room.owner_id, audience)
+    # --- Hooks for apps that extend the chat socket ----------------------------------
+
+    def refusal(self, room: ChatRoom, user) -> str | None:
+        """Why `user` may not read this room: a channel's chat is for the channel's
+        audience. Other rooms open only through a socket that knows them."""
+        if room.channel_id:
+            return channel_access.refusal(room.channel, user)
+        return "This chat is not open here."
+
+    def me_extras(self) -> dict:
+        """More about the user for the hello event."""
+        return {}
+
+    def opening_extras(self) -> list[dict]:
+        """Events a page needs on (re)connect after history and sanctions."""
+        return []
+
+    async def audience_changed(self) -> None:
+        """Someone joined or left this room."""
 
     # --- From the page ---------------------------------------------------------------
 
@@ -120,8 +131,6 @@ class ChatConsumer(JsonSocket):
             reply = await database_sync_to_async(action)(self, content)
         except ChatError as exc:
             reply = exc.as_event()
-        except stage_services.StageError as exc:
-            reply = {"type": "error", "code": "stage", "message": str(exc)}
         if reply is not None:
             if "nonce" in content:
                 reply["nonce"] = content["nonce"]
@@ -164,42 +173,6 @@ class ChatConsumer(JsonSocket):
     def _clear(self, content):
         services.clear_chat(room=self.room, moderator=self.user)
 
-    @property
-    def guest_stage(self):
-        """The stage whose guest spots this chat handles: the room's stage, or the
-        studio a channel goes live from."""
-        if self.room.stage_id:
-            return self.room.stage
-        return self.room.channel.studio if self.room.channel_id else None
-
-    def _stage(self):
-        if self.guest_stage is None:
-            raise ChatError("invalid", "Guest spots exist only on stages.")
-        return self.guest_stage
-
-    def _invite(self, content):
-        stage_services.invite_viewer(stage=self._stage(), host=self.user, user_id=content.get("userId"))
-
-    def _request(self, content):
-        stage_services.request_to_join(stage=self._stage(), user=self.user)
-        return {"type": "stage.requested"}
-
-    def _answer(self, content):
-        accept = content.get("accept")
-        if not isinstance(accept, bool):
-            raise ChatError("invalid", "Say accept: true or false.")
-        self._stage()
-        stage_services.answer(invite_id=content.get("inviteId"), user=self.user, accept=accept)
-
-    def _end_guest(self, content):
-        stage_services.guest_end(stage=self._stage(), user_id=content.get("userId"), by=self.user)
-
-    def _audience(self, content):
-        stage = self._stage()
-        if not stage.is_host(self.user):
-            raise ChatError("forbidden", "Only the stage's hosts see who is watching.")
-        return stage_services.audience(stage=stage)
-
     ACTIONS = {
         "send": _send,
         "ping": _ping,
@@ -210,11 +183,6 @@ class ChatConsumer(JsonSocket):
         "disconnect": _disconnect_user,
         "slow_mode": _slow_mode,
         "clear": _clear,
-        "invite": _invite,
-        "request": _request,
-        "answer": _answer,
-        "end_guest": _end_guest,
-        "audience": _audience,
     }
 
     # --- From the channel layer ------------------------------------------------------
@@ -244,4 +212,4 @@ class ChatConsumer(JsonSocket):
         room, user = _load_room(self.room.pk), self.user
         if user.is_authenticated:
             user = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
-        return room is None or user is None or services.refusal(room, user) is not None
+        return room is None or user is None or self.refusal(room, user) is not None

@@ -12,12 +12,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from channels_app import access as channel_access
 from chat import realtime
 from chat.fanout import room_channel
 from chat.models import ChatBan, ChatModerator, ChatRoom, Message, ModerationAction, user_group
 from core.realtime import send_event_on_commit
-from stages import access as stage_access
 
 Kind = ModerationAction.Kind
 MAX_TIMEOUT_MINUTES = 7 * 24 * 60
@@ -51,13 +49,6 @@ def room_for_channel(channel) -> ChatRoom:
 
 def room_for_stage(stage) -> ChatRoom:
     return ChatRoom.objects.get_or_create(stage=stage, defaults={"owner_id": stage.owner_id})[0]
-
-
-def refusal(room: ChatRoom, user) -> str | None:
-    """Why `user` may not read this chat: it is for the audience of its channel or stage."""
-    if room.channel_id:
-        return channel_access.refusal(room.channel, user)
-    return stage_access.refusal(room.stage, user)
 
 
 def access_group(room_id: int) -> str:

@@ -11,6 +11,8 @@ if [[ "${STREAMCAT_IN_NETNS:-0}" != 1 ]]; then
     echo "== Lint (ruff)"
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
+    echo "== Import layers (import-linter)"
+    .venv/bin/lint-imports --no-cache
 fi
 # Everything below runs in a private network namespace (see scripts/netns.sh).
 source scripts/netns.sh

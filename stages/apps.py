@@ -2,6 +2,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.db.models.signals import post_save, pre_delete
 
+from channels_app.signals import audience_changed
+
 
 class StagesConfig(AppConfig):
     name = "stages"
@@ -13,6 +15,7 @@ class StagesConfig(AppConfig):
         # tokens must stop working, so this listens to the user rows themselves.
         pre_delete.connect(_account_closing, sender=settings.AUTH_USER_MODEL, dispatch_uid="stages-account-deleted")
         post_save.connect(_account_closing, sender=settings.AUTH_USER_MODEL, dispatch_uid="stages-account-closed")
+        audience_changed.connect(_channel_audience_changed, dispatch_uid="stages-channel-audience")
 
 
 def _account_closing(sender, instance, **kwargs):
@@ -20,3 +23,9 @@ def _account_closing(sender, instance, **kwargs):
         from stages.services import account_closed
 
         account_closed(user=instance)
+
+
+def _channel_audience_changed(sender, channel, **kwargs):
+    from stages.services import channel_audience_narrowed
+
+    channel_audience_narrowed(channel=channel)

@@ -73,7 +73,7 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
     issued = video.create_participant_token(
         stage_arn=stage.arn,
         user_id=user_id,
-        # featured/pip: how a composition of this stage places them (channels_app.broadcast).
+        # featured/pip: how a composition of this stage places them (stages.broadcast).
         attributes={
             "username": username,
             "avatar": username[:1].upper(),

@@ -13,3 +13,10 @@ urlpatterns = [
     ),
     path("<int:pk>/delete/", views.stage_delete, name="stage_delete"),
 ]
+
+# Going live from the browser, under the dashboard (streamcat/urls.py).
+go_live_urlpatterns = [
+    path("start/", views.go_live_start, name="go_live_start"),
+    path("status/", views.go_live_status, name="go_live_status"),
+    path("stop/", views.go_live_stop, name="go_live_stop"),
+]

@@ -4,10 +4,12 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from channels_app.models import Channel
+from channels_app.services import ChannelError
 from core import video
-from stages import access, services
+from stages import access, broadcast, services
 from stages.forms import StageAccessForm, StageForm
 from stages.models import Stage
 
@@ -122,3 +124,43 @@ def stage_delete(request, pk):
         return redirect(stage)
     messages.success(request, "Stage deleted.")
     return redirect("stage_list")
+
+
+# --- Going live from the browser: the dashboard's studio controls ---------------------
+
+
+def _own_channel(request) -> Channel:
+    return get_object_or_404(Channel, owner=request.user)
+
+
+@login_required
+@require_POST
+def go_live_start(request):
+    channel = _own_channel(request)
+    try:
+        state = broadcast.go_live(
+            channel=channel,
+            preset=request.POST.get("preset", ""),
+            layout=request.POST.get("layout", ""),
+            request_token=request.POST.get("token", ""),
+        )
+    except ChannelError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(state)
+
+
+@login_required
+@never_cache
+@require_GET
+def go_live_status(request):
+    return JsonResponse(broadcast.broadcast_state(channel=_own_channel(request)))
+
+
+@login_required
+@require_POST
+def go_live_stop(request):
+    try:
+        broadcast.end_broadcast(channel=_own_channel(request))
+    except ChannelError as exc:
+        return JsonResponse({"error": str(exc)}, status=502)
+    return JsonResponse({"state": "STOPPING"})

@@ -3,8 +3,8 @@
 from django.urls import re_path
 
 from channels_app.routing import websocket_urlpatterns as channel_sockets
-from chat.routing import websocket_urlpatterns as chat_sockets
 from core.sockets import NotFoundSocket
 from mediaplane.routing import websocket_urlpatterns as plane_sockets
+from stages.routing import websocket_urlpatterns as chat_sockets
 
 websocket_urlpatterns = [*channel_sockets, *chat_sockets, *plane_sockets, re_path(r"", NotFoundSocket.as_asgi())]

@@ -3,11 +3,14 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from stages import urls as stage_urls
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("_plane/", include("mediaplane.urls")),
     path("stages/", include("stages.urls")),
+    path("dashboard/go-live/", include(stage_urls.go_live_urlpatterns)),
     path("", include("chat.urls")),
     path("", include("follows.urls")),
     path("", include("analytics.urls")),

@@ -14,13 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as accounts
-from channels_app import broadcast
 from channels_app import services as channels
 from channels_app.models import PlaybackAccess
 from chat.services import room_for_stage
 from follows import services as follows
 from mediaplane.models import Participant
-from stages import services
+from stages import broadcast, services
 from stages.models import ParticipantToken, StageInvite, Visibility
 from streamcat.asgi import application
 from tests.chat_sockets import ChatSocket

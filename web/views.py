@@ -9,12 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from analytics import services as analytics
-from channels_app import access, broadcast, selectors, services
+from channels_app import access, selectors, services
 from channels_app.forms import ChannelForm, ChannelSettingsForm
 from channels_app.models import Category, Channel, StreamSession
 from chat.services import chat_replay, room_for_channel
 from core import video
 from follows import services as follows
+from stages import broadcast
 
 
 def home(request):
