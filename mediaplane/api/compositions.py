@@ -3,11 +3,11 @@ configurations, and compositions (carried out by mediaplane.services.composition
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from mediaplane.api.ivs_realtime import ivs_realtime
 from mediaplane.api.paging import listing
-from mediaplane.api.protocol import conflict, find, validation_error
+from mediaplane.api.protocol import validation_error
 from mediaplane.models import (
     Composition,
     CompositionDestination,
@@ -17,6 +17,7 @@ from mediaplane.models import (
     StorageConfiguration,
 )
 from mediaplane.services import compositions
+from mediaplane.services.errors import find
 
 
 def _on_commit_watch() -> None:
@@ -45,11 +46,8 @@ def encoder_shape(encoder: EncoderConfiguration) -> dict:
 @ivs_realtime.operation("CreateEncoderConfiguration")
 def create_encoder_configuration(params: dict) -> dict:
     video = params.get("video", {})
-    # Ranges come from botocore's model (validated before this runs); H.264 needs even sizes.
-    for side in ("width", "height"):
-        if video.get(side, 2) % 2:
-            raise validation_error(f"video.{side} must be even")
-    encoder = EncoderConfiguration.objects.create(
+    # Ranges come from botocore's model (validated before this runs).
+    encoder = compositions.create_encoder_configuration(
         name=params.get("name", ""),
         width=video.get("width", 1280),
         height=video.get("height", 720),
@@ -79,11 +77,7 @@ def list_encoder_configurations(params: dict) -> dict:
 
 @ivs_realtime.operation("DeleteEncoderConfiguration")
 def delete_encoder_configuration(params: dict) -> dict:
-    encoder = _encoder(params["arn"])
-    if CompositionDestination.objects.filter(encoder=encoder, composition__state__in=compositions.RUNNING).exists():
-        raise conflict("The encoder configuration is used by a running composition")
-    CompositionDestination.objects.filter(encoder=encoder).update(encoder=None)
-    encoder.delete()
+    compositions.delete_encoder_configuration(_encoder(params["arn"]))
     return {}
 
 
@@ -96,7 +90,7 @@ def storage_shape(storage: StorageConfiguration) -> dict:
 
 @ivs_realtime.operation("CreateStorageConfiguration")
 def create_storage_configuration(params: dict) -> dict:
-    storage = StorageConfiguration.objects.create(
+    storage = compositions.create_storage_configuration(
         name=params.get("name", ""), bucket_name=params["s3"]["bucketName"], tags=params.get("tags", {})
     )
     return {"storageConfiguration": storage_shape(storage)}
@@ -123,11 +117,7 @@ def list_storage_configurations(params: dict) -> dict:
 
 @ivs_realtime.operation("DeleteStorageConfiguration")
 def delete_storage_configuration(params: dict) -> dict:
-    storage = _storage(params["arn"])
-    if CompositionDestination.objects.filter(storage=storage, composition__state__in=compositions.RUNNING).exists():
-        raise conflict("The storage configuration is used by a running composition")
-    CompositionDestination.objects.filter(storage=storage).update(storage=None)
-    storage.delete()
+    compositions.delete_storage_configuration(_storage(params["arn"]))
     return {}
 
 
@@ -205,34 +195,16 @@ def _destinations(params: dict) -> list[dict]:
 def start_composition(params: dict) -> dict:
     stage = find(Stage.objects, "Stage", arn=params["stageArn"])
     token = params.get("idempotencyToken", "")
-    if token:
-        earlier = Composition.objects.filter(stage=stage, idempotency_token=token).first()
-        if earlier is not None:
-            return {"composition": composition_shape(earlier)}
-    if Composition.objects.filter(stage=stage, state__in=compositions.RUNNING).exists():
-        raise conflict("The stage already has a running composition")
+    earlier = compositions.started_with(stage=stage, idempotency_token=token)
+    if earlier is not None:
+        return {"composition": composition_shape(earlier)}
+    compositions.refuse_if_running(stage)
     layout, destinations = _layout(params), _destinations(params)
-    try:
-        with transaction.atomic():
-            composition = Composition.objects.create(
-                stage=stage, layout=layout, tags=params.get("tags", {}), idempotency_token=token
-            )
-            for index, destination in enumerate(destinations):
-                row = CompositionDestination.objects.create(
-                    composition=composition,
-                    name=destination["config"].get("name") or f"destination-{index + 1}",
-                    channel_arn=destination.get("channel_arn", ""),
-                    storage=destination.get("storage"),
-                    encoder=destination["encoder"],
-                    configuration=destination["config"],
-                )
-                if row.storage_id:
-                    # Where the recording goes in the bucket, as IVS reports it.
-                    row.recording_prefix = f"{stage.resource_id}/{composition.resource_id}/{row.destination_id}"
-                    row.save(update_fields=["recording_prefix"])
-            _on_commit_watch()
-    except IntegrityError:  # the same token, twice at once
-        composition = Composition.objects.get(stage=stage, idempotency_token=token)
+    composition, created = compositions.start(
+        stage=stage, layout=layout, destinations=destinations, tags=params.get("tags", {}), idempotency_token=token
+    )
+    if created:
+        _on_commit_watch()
     return {"composition": composition_shape(composition)}
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef
 
-from mediaplane import tokens, viewers
+from mediaplane import viewers
 from mediaplane.api.paging import listing
-from mediaplane.api.protocol import ApiError, Service, conflict, find, not_found, validation_error
+from mediaplane.api.protocol import ApiError, Service, validation_error
 from mediaplane.models import (
     IvsChannel,
     IvsRecordingConfiguration,
@@ -15,29 +15,11 @@ from mediaplane.models import (
     IvsStreamKey,
     IvsStreamSession,
     PlaybackKeyPair,
-    ViewerSessionRevocation,
 )
-from mediaplane.services import ingest, metadata
+from mediaplane.services import channels, ingest, metadata, public_keys
+from mediaplane.services.errors import Refused, find, not_found
 
 ivs = Service("ivs")
-
-_CHANNEL_FIELDS = {
-    # request/response name -> model field
-    "name": "name",
-    "latencyMode": "latency_mode",
-    "type": "type",
-    "authorized": "authorized",
-    "insecureIngest": "insecure_ingest",
-    "preset": "preset",
-    "containerFormat": "container_format",
-    "recordingConfigurationArn": "recording_configuration_arn",
-}
-_UNSUPPORTED_CHANNEL_FIELDS = {
-    "playbackRestrictionPolicyArn",
-    "multitrackInputConfiguration",
-    "adConfigurationArn",
-    "failoverSlateConfigurationArn",
-}
 
 
 def channel_summary(channel: IvsChannel) -> dict:
@@ -76,27 +58,9 @@ def _stream_key(arn: str) -> IvsStreamKey:
     return find(IvsStreamKey.objects.select_related("channel"), "Stream key", arn=arn)
 
 
-def _apply_channel_fields(channel: IvsChannel, params: dict) -> None:
-    unsupported = _UNSUPPORTED_CHANNEL_FIELDS & {k for k, v in params.items() if v}
-    if unsupported:
-        raise ApiError(
-            "ValidationException", f"The local media plane does not support: {', '.join(sorted(unsupported))}"
-        )
-    if params.get("recordingConfigurationArn"):
-        find(IvsRecordingConfiguration.objects, "Recording configuration", arn=params["recordingConfigurationArn"])
-    for api_name, field in _CHANNEL_FIELDS.items():
-        if api_name in params:
-            setattr(channel, field, params[api_name])
-    if channel.type in {IvsChannel.Type.BASIC, IvsChannel.Type.STANDARD} and channel.preset:
-        raise ApiError("ValidationException", "preset applies only to ADVANCED_SD and ADVANCED_HD channels")
-
-
 @ivs.operation("CreateChannel")
 def create_channel(params: dict) -> dict:
-    channel = IvsChannel(tags=params.get("tags", {}))
-    _apply_channel_fields(channel, params)
-    channel.save()
-    key = IvsStreamKey.objects.create(channel=channel)
+    channel, key = channels.create_channel(settings=params, tags=params.get("tags", {}))
     return {"channel": channel_shape(channel), "streamKey": stream_key_shape(key)}
 
 
@@ -121,19 +85,13 @@ def batch_get_channel(params: dict) -> dict:
 @ivs.operation("UpdateChannel")
 def update_channel(params: dict) -> dict:
     channel = _channel(params["arn"])
-    if channel.live_session() and {"latencyMode", "type", "preset"} & params.keys():
-        raise conflict("Cannot change the latency mode, type or preset of a channel while it is live")
-    _apply_channel_fields(channel, params)
-    channel.save()
+    channels.update_channel(channel, settings=params)
     return {"channel": channel_shape(channel)}
 
 
 @ivs.operation("DeleteChannel")
 def delete_channel(params: dict) -> dict:
-    channel = _channel(params["arn"])
-    if channel.live_session():
-        raise conflict("Cannot delete a channel while it is live; stop the stream first")
-    channel.delete()
+    channels.delete_channel(_channel(params["arn"]))
     return {}
 
 
@@ -141,7 +99,7 @@ def delete_channel(params: dict) -> dict:
 def list_channels(params: dict) -> dict:
     filters = [k for k in params if k.startswith("filterBy") and params[k]]
     if len(filters) > 1:
-        raise conflict("Use only one filter at a time")
+        raise ApiError("ConflictException", "Use only one filter at a time")
     channels = IvsChannel.objects.order_by("id")
     if params.get("filterByName"):
         channels = channels.filter(name__contains=params["filterByName"])
@@ -154,12 +112,7 @@ def list_channels(params: dict) -> dict:
 
 @ivs.operation("CreateStreamKey")
 def create_stream_key(params: dict) -> dict:
-    channel = _channel(params["channelArn"])
-    if channel.stream_keys.exists():
-        raise ApiError(
-            "ServiceQuotaExceededException", "A channel has one stream key; delete it before creating another"
-        )
-    key = IvsStreamKey.objects.create(channel=channel, tags=params.get("tags", {}))
+    key = channels.create_stream_key(channel=_channel(params["channelArn"]), tags=params.get("tags", {}))
     return {"streamKey": stream_key_shape(key)}
 
 
@@ -196,7 +149,7 @@ def list_stream_keys(params: dict) -> dict:
 
 @ivs.operation("DeleteStreamKey")
 def delete_stream_key(params: dict) -> dict:
-    _stream_key(params["arn"]).delete()
+    channels.delete_stream_key(_stream_key(params["arn"]))
     return {}
 
 
@@ -312,7 +265,7 @@ def create_recording_configuration(params: dict) -> dict:
         raise validation_error("destinationConfiguration.s3: this field is required")
     thumbnails = params.get("thumbnailConfiguration", {})
     interval = thumbnails.get("targetIntervalSeconds", 60) if thumbnails.get("recordingMode") != "DISABLED" else 0
-    config = IvsRecordingConfiguration.objects.create(
+    config = channels.create_recording_configuration(
         name=params.get("name", ""),
         bucket_name=params["destinationConfiguration"]["s3"]["bucketName"],
         thumbnail_interval=interval,
@@ -348,10 +301,7 @@ def list_recording_configurations(params: dict) -> dict:
 
 @ivs.operation("DeleteRecordingConfiguration")
 def delete_recording_configuration(params: dict) -> dict:
-    config = _recording_configuration(params["arn"])
-    if IvsChannel.objects.filter(recording_configuration_arn=config.arn).exists():
-        raise ApiError("ConflictException", "Channels still record with this configuration")
-    config.delete()
+    channels.delete_recording_configuration(_recording_configuration(params["arn"]))
     return {}
 
 
@@ -369,8 +319,6 @@ def put_metadata(params: dict) -> dict:
 
 # --- Private channels: playback key pairs and viewer-session revocation ---------------------
 
-PLAYBACK_KEY_PAIR_QUOTA = 3  # IVS's default quota per account and region
-
 
 def _key_pair_shape(pair: PlaybackKeyPair) -> dict:
     return {"arn": pair.arn, "name": pair.name, "fingerprint": pair.fingerprint, "tags": pair.tags}
@@ -378,16 +326,8 @@ def _key_pair_shape(pair: PlaybackKeyPair) -> dict:
 
 @ivs.operation("ImportPlaybackKeyPair")
 def import_playback_key_pair(params: dict) -> dict:
-    try:
-        material, fingerprint = tokens.imported_p384_key(params["publicKeyMaterial"])
-    except ValueError as exc:
-        raise validation_error(str(exc)) from None
-    if PlaybackKeyPair.objects.filter(fingerprint=fingerprint).exists():
-        raise conflict("This playback key pair is imported already")
-    if PlaybackKeyPair.objects.count() >= PLAYBACK_KEY_PAIR_QUOTA:
-        raise ApiError("ServiceQuotaExceededException", f"At most {PLAYBACK_KEY_PAIR_QUOTA} playback key pairs")
-    pair = PlaybackKeyPair.objects.create(
-        name=params.get("name", ""), material=material, fingerprint=fingerprint, tags=params.get("tags", {})
+    pair = public_keys.import_playback_key_pair(
+        material=params["publicKeyMaterial"], name=params.get("name", ""), tags=params.get("tags", {})
     )
     return {"keyPair": _key_pair_shape(pair)}
 
@@ -411,20 +351,12 @@ def list_playback_key_pairs(params: dict) -> dict:
 
 @ivs.operation("DeletePlaybackKeyPair")
 def delete_playback_key_pair(params: dict) -> dict:
-    _key_pair(params["arn"]).delete()
+    public_keys.delete(_key_pair(params["arn"]))
     return {}
 
 
 def _revoke(channel_arn: str, viewer_id: str, version: int) -> None:
-    """Tokens naming this viewer with a session version up to `version` stop playing;
-    a later revocation never lowers an earlier one."""
-    channel = _channel(channel_arn)
-    revocation, created = ViewerSessionRevocation.objects.get_or_create(
-        channel=channel, viewer_id=viewer_id, defaults={"max_version": version}
-    )
-    if not created and version > revocation.max_version:
-        revocation.max_version = version
-        revocation.save(update_fields=["max_version", "updated_at"])
+    channels.revoke_viewer_sessions(channel=_channel(channel_arn), viewer_id=viewer_id, max_version=version)
 
 
 @ivs.operation("StartViewerSessionRevocation")
@@ -440,6 +372,6 @@ def batch_start_viewer_session_revocation(params: dict) -> dict:
         channel_arn, viewer = session["channelArn"], session["viewerId"]
         try:
             _revoke(channel_arn, viewer, session.get("viewerSessionVersionsLessThanOrEqualTo", 0))
-        except ApiError as exc:
+        except Refused as exc:
             errors.append({"channelArn": channel_arn, "viewerId": viewer, "code": exc.code, "message": exc.message})
     return {"errors": errors}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from mediaplane import tokens
 from mediaplane.api.paging import listing
-from mediaplane.api.protocol import Service, conflict, find, validation_error
+from mediaplane.api.protocol import Service, validation_error
 from mediaplane.models import Participant, PublicKey, Stage, StageSession
-from mediaplane.services import stages
+from mediaplane.services import public_keys, stages
+from mediaplane.services.errors import conflict, find
 
 ivs_realtime = Service("ivs-realtime")
 
@@ -229,14 +230,8 @@ def _public_key(arn: str) -> PublicKey:
 
 @ivs_realtime.operation("ImportPublicKey")
 def import_public_key(params: dict) -> dict:
-    try:
-        material, fingerprint = tokens.imported_p384_key(params["publicKeyMaterial"])
-    except ValueError as exc:
-        raise validation_error(str(exc)) from None
-    if PublicKey.objects.filter(fingerprint=fingerprint).exists():
-        raise conflict("This public key is imported already")
-    key = PublicKey.objects.create(
-        name=params.get("name", ""), material=material, fingerprint=fingerprint, tags=params.get("tags", {})
+    key = public_keys.import_public_key(
+        material=params["publicKeyMaterial"], name=params.get("name", ""), tags=params.get("tags", {})
     )
     return {"publicKey": _public_key_shape(key)}
 
@@ -256,5 +251,5 @@ def list_public_keys(params: dict) -> dict:
 
 @ivs_realtime.operation("DeletePublicKey")
 def delete_public_key(params: dict) -> dict:
-    _public_key(params["arn"]).delete()
+    public_keys.delete(_public_key(params["arn"]))
     return {}

@@ -10,13 +10,14 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import cache
+from functools import cache, wraps
 
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 from django.http import HttpResponse, QueryDict
 
 from core import jsonbody
+from mediaplane.services.errors import Refused
 
 
 class ApiError(Exception):
@@ -32,22 +33,6 @@ class ApiError(Exception):
 
 def validation_error(message: str) -> ApiError:
     return ApiError("ValidationException", message)
-
-
-def not_found(message: str) -> ApiError:
-    return ApiError("ResourceNotFoundException", message)
-
-
-def find(queryset, what: str, **lookup):
-    """The one row matching `lookup`, or ResourceNotFoundException naming `what`."""
-    row = queryset.filter(**lookup).first()
-    if row is None:
-        raise not_found(f"{what} not found: {next(iter(lookup.values()))}")
-    return row
-
-
-def conflict(message: str) -> ApiError:
-    return ApiError("ConflictException", message)
 
 
 @cache
@@ -75,11 +60,19 @@ class Service:
             self._routes.append((http["method"], re.compile(pattern + "$"), op_name))
 
     def operation(self, name: str):
-        """Decorator registering the handler of operation `name`."""
+        """Decorator registering the handler of operation `name`; a service's refusal
+        (mediaplane.services.errors.Refused) becomes the error it names."""
         assert name in self.model.operation_names, name
 
         def register(func: Handler) -> Handler:
-            self.handlers[name] = func
+            @wraps(func)
+            def handler(params: dict) -> dict:
+                try:
+                    return func(params)
+                except Refused as exc:
+                    raise ApiError(exc.code, exc.message) from None
+
+            self.handlers[name] = handler
             return func
 
         return register

@@ -8,8 +8,9 @@ from django.db import models
 
 from mediaplane.api.ivs import ivs
 from mediaplane.api.ivs_realtime import ivs_realtime
-from mediaplane.api.protocol import Service, not_found, validation_error
+from mediaplane.api.protocol import Service, validation_error
 from mediaplane.services import tagging
+from mediaplane.services.errors import not_found
 
 
 def _resource(service: Service, arn: str, *, for_update: bool = False) -> models.Model:

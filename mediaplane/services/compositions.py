@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from mediaplane import storage
@@ -28,10 +28,14 @@ from mediaplane.models import (
     CompositionDestination,
     CompositionState,
     DestinationState,
+    EncoderConfiguration,
     IvsChannel,
     IvsStreamKey,
+    Stage,
+    StorageConfiguration,
     WebRtcConnection,
 )
+from mediaplane.services.errors import conflict, invalid
 
 log = logging.getLogger(__name__)
 RUNNING = (CompositionState.STARTING, CompositionState.ACTIVE)
@@ -45,6 +49,88 @@ class CompositionError(Exception):
 
 def folder(composition: Composition) -> Path:
     return settings.COMPOSITION_DIR / composition.resource_id
+
+
+# --- Encoder and storage configurations -----------------------------------------------------
+
+
+def create_encoder_configuration(
+    *, name: str, width: int, height: int, framerate: int, bitrate: int, tags: dict
+) -> EncoderConfiguration:
+    for side, pixels in (("width", width), ("height", height)):
+        if pixels % 2:
+            raise invalid(f"video.{side} must be even")  # H.264 needs even sizes
+    return EncoderConfiguration.objects.create(
+        name=name, width=width, height=height, framerate=framerate, bitrate=bitrate, tags=tags
+    )
+
+
+def create_storage_configuration(*, name: str, bucket_name: str, tags: dict) -> StorageConfiguration:
+    return StorageConfiguration.objects.create(name=name, bucket_name=bucket_name, tags=tags)
+
+
+def delete_encoder_configuration(encoder: EncoderConfiguration) -> None:
+    """Refused while a running composition uses it; ended ones forget it."""
+    _delete_configuration(encoder, field="encoder", what="encoder configuration")
+
+
+def delete_storage_configuration(storage_configuration: StorageConfiguration) -> None:
+    """Refused while a running composition uses it; ended ones forget it."""
+    _delete_configuration(storage_configuration, field="storage", what="storage configuration")
+
+
+def _delete_configuration(configuration: models.Model, *, field: str, what: str) -> None:
+    users = CompositionDestination.objects.filter(**{field: configuration})
+    if users.filter(composition__state__in=RUNNING).exists():
+        raise conflict(f"The {what} is used by a running composition")
+    users.update(**{field: None})
+    configuration.delete()
+
+
+# --- Starting and stopping -------------------------------------------------------------------
+
+
+def started_with(*, stage: Stage, idempotency_token: str) -> Composition | None:
+    """The composition an earlier StartComposition with this token started, if any."""
+    if not idempotency_token:
+        return None
+    return Composition.objects.filter(stage=stage, idempotency_token=idempotency_token).first()
+
+
+def refuse_if_running(stage: Stage) -> None:
+    """A stage has one running composition at a time."""
+    if Composition.objects.filter(stage=stage, state__in=RUNNING).exists():
+        raise conflict("The stage already has a running composition")
+
+
+def start(
+    *, stage: Stage, layout: dict, destinations: list[dict], tags: dict, idempotency_token: str
+) -> tuple[Composition, bool]:
+    """StartComposition, once refuse_if_running() let it: the rows watch() carries out.
+    Each destination: {"config": as requested, "encoder", and "channel_arn" or "storage"}.
+    Returns (composition, True), or (the one a concurrent call with the same token
+    made, False)."""
+    try:
+        with transaction.atomic():
+            composition = Composition.objects.create(
+                stage=stage, layout=layout, tags=tags, idempotency_token=idempotency_token
+            )
+            for index, destination in enumerate(destinations):
+                row = CompositionDestination.objects.create(
+                    composition=composition,
+                    name=destination["config"].get("name") or f"destination-{index + 1}",
+                    channel_arn=destination.get("channel_arn", ""),
+                    storage=destination.get("storage"),
+                    encoder=destination["encoder"],
+                    configuration=destination["config"],
+                )
+                if row.storage_id:
+                    # Where the recording goes in the bucket, as IVS reports it.
+                    row.recording_prefix = f"{stage.resource_id}/{composition.resource_id}/{row.destination_id}"
+                    row.save(update_fields=["recording_prefix"])
+    except IntegrityError:  # the same token, twice at once
+        return Composition.objects.get(stage=stage, idempotency_token=idempotency_token), False
+    return composition, True
 
 
 def stop(composition: Composition) -> None:
