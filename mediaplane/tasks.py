@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import subprocess
 from pathlib import Path
@@ -13,7 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from mediaplane import viewers
-from mediaplane.drivers import janus, nginx
+from mediaplane.drivers import ffmpeg, janus, nginx
 from mediaplane.models import IvsStreamSession
 from mediaplane.services import compositions, ingest, recording, stages
 
@@ -73,7 +72,7 @@ def sample_ingest_health() -> int:
         if stream is None:
             continue
         newest = newest_segment(settings.HLS_DIR / session.channel.hls_name)
-        framerate = measured_framerate(*newest) if newest else None
+        framerate = ffmpeg.measured_framerate(*newest) if newest else None
         ingest.record_ingest_sample(session=session, stats=stream, framerate=framerate)
         if newest:
             write_live_thumbnail(newest[0])
@@ -94,46 +93,10 @@ def newest_segment(hls_dir: Path) -> tuple[Path, float] | None:
     return hls_dir / name, float(extinf.split(":", 1)[1].rstrip(",").split(",")[0])
 
 
-def measured_framerate(segment: Path, duration: float) -> float | None:
-    """Frames per second actually received: frames counted in the newest complete segment."""
-    try:
-        probe = subprocess.run(
-            [
-                settings.FFPROBE_BIN,
-                "-v",
-                "error",
-                "-select_streams",
-                "v:0",
-                "-count_packets",
-                "-show_entries",
-                "stream=nb_read_packets",
-                "-of",
-                "json",
-                str(segment),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        packets = int(json.loads(probe.stdout)["streams"][0]["nb_read_packets"])
-    except (subprocess.SubprocessError, OSError, KeyError, IndexError, ValueError):
-        return None
-    return round(packets / duration, 2) if duration > 0 else None
-
-
 def write_live_thumbnail(segment: Path) -> None:
     """thumb.jpg beside the playlist: the segment's first frame, for the site's live
     lists (replaced atomically, so a page never loads half a picture)."""
-    target, partial = segment.parent / "thumb.jpg", segment.parent / "thumb.tmp.jpg"
     try:
-        subprocess.run(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(segment), "-frames:v", "1"]
-            + ["-vf", "scale=480:-2", "-q:v", "5", str(partial)],
-            capture_output=True,
-            timeout=10,
-            check=True,
-        )
-        partial.replace(target)
+        ffmpeg.write_thumbnail(segment, segment.parent / "thumb.jpg")
     except (subprocess.SubprocessError, OSError) as exc:
         log.info("no live thumbnail for %s: %s", segment.parent.name, exc)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from mediaplane import storage
+from mediaplane.drivers import ffmpeg
 from mediaplane.models import IvsRecordingConfiguration, IvsStreamSession, random_id
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,13 @@ def finish_recording(*, path: str, client_id: str, app: str) -> Path | None:
     (folder / "events").mkdir(parents=True, exist_ok=True)
     mp4 = folder / "media" / "mp4" / "recording.mp4"
     try:
-        _ffmpeg(["-i", str(source), "-c", "copy", "-movflags", "+faststart", str(mp4)])
-        duration = _duration(mp4)
+        ffmpeg.run(["-i", str(source), "-c", "copy", "-movflags", "+faststart", str(mp4)])
+        duration = ffmpeg.duration(mp4)
         if config.thumbnail_interval:
             pattern = str(folder / "media" / "thumbnails" / "thumb%d.jpg")
             # The first frame, then one every interval.
             every = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{config.thumbnail_interval})',scale=640:-2"
-            _ffmpeg(["-i", str(mp4), "-vf", every, "-fps_mode", "vfr", "-q:v", "4", "-start_number", "0", pattern])
+            ffmpeg.run(["-i", str(mp4), "-vf", every, "-fps_mode", "vfr", "-q:v", "4", "-start_number", "0", pattern])
         status, message = "RECORDING_ENDED", ""
     except (subprocess.SubprocessError, OSError, ValueError) as exc:
         log.error("recording of %s failed: %s", channel.arn, exc)
@@ -89,23 +89,3 @@ def finish_recording(*, path: str, client_id: str, app: str) -> Path | None:
     source.unlink(missing_ok=True)
     storage.publish(bucket=config.bucket_name, prefix=prefix, folder=folder)
     return folder
-
-
-def _ffmpeg(args: list[str]) -> None:
-    subprocess.run(
-        [shutil.which("ffmpeg") or "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-
-
-def _duration(path: Path) -> float:
-    probe = subprocess.run(
-        [settings.FFPROBE_BIN, "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return float(json.loads(probe.stdout)["format"]["duration"])
