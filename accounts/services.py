@@ -37,10 +37,10 @@ def delete_account(*, user, keep_recordings: bool) -> None:
     channel = Channel.objects.filter(owner=user).first()
     avatars.avatar_delete_all(user=user)
     for stage in user.stages.all():
-        _quietly("deleting a stage", stages.stage_delete, stage=stage)
+        _quietly("deleting a stage", stages.delete_stage, stage=stage)
     if channel is not None:
         _quietly("ending the broadcast", broadcast.end_broadcast, channel=channel)
-        _quietly("disabling the channel", channels.channel_disable, channel=channel)
+        _quietly("disabling the channel", channels.disable_channel, channel=channel)
         if not keep_recordings:
             _quietly(
                 "deleting recordings",

@@ -183,10 +183,10 @@ def browser_latencies(page_url: str, seconds: float) -> list[float]:
 def measure(seconds: float) -> dict[str, list[float]]:
     from django.contrib.auth.models import User
 
-    from channels_app.services import channel_create
+    from channels_app.services import create_channel
 
     owner = User.objects.create_user("latency")
-    channel = channel_create(user=owner, title="Latency bench")
+    channel = create_channel(user=owner, title="Latency bench")
     key = video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"]
     stop = threading.Event()
     source = threading.Thread(target=publish, args=(key, 2 * seconds + 40, stop))

@@ -63,19 +63,19 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Stop the live stream", permissions=["stop_stream"])
     def stop_stream(self, request, queryset):
-        self._each(request, queryset, lambda c: services.stream_stop(channel=c, by=request.user), "Stopped")
+        self._each(request, queryset, lambda c: services.stop_stream(channel=c, by=request.user), "Stopped")
 
     @admin.action(description="Disable (stop and remove the stream key)", permissions=["disable_channel"])
     def disable_channel(self, request, queryset):
-        self._each(request, queryset, lambda c: services.channel_disable(channel=c, by=request.user), "Disabled")
+        self._each(request, queryset, lambda c: services.disable_channel(channel=c, by=request.user), "Disabled")
 
     @admin.action(description="Enable (issue a new stream key)", permissions=["disable_channel"])
     def enable_channel(self, request, queryset):
-        self._each(request, queryset, lambda c: services.channel_enable(channel=c), "Enabled")
+        self._each(request, queryset, lambda c: services.enable_channel(channel=c), "Enabled")
 
     @admin.action(description="Reset the stream key", permissions=["reset_stream_key"])
     def reset_stream_key(self, request, queryset):
-        self._each(request, queryset, lambda c: services.stream_key_reset(channel=c), "New key for")
+        self._each(request, queryset, lambda c: services.reset_stream_key(channel=c), "New key for")
 
 
 class HealthSampleInline(admin.TabularInline):

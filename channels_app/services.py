@@ -44,7 +44,7 @@ def _broadcast_state(channel: Channel) -> None:
     send_event_on_commit(state_group(channel.pk), stream_state_event(channel))
 
 
-def channel_create(*, user, title: str) -> Channel:
+def create_channel(*, user, title: str) -> Channel:
     """Create the user's channel (one per user) with a stream key, on IVS and here."""
     if Channel.objects.filter(owner=user).exists():
         raise ChannelError("You already have a channel.")
@@ -71,7 +71,7 @@ def channel_create(*, user, title: str) -> Channel:
         raise ChannelError("You already have a channel.") from None
 
 
-def channel_update(*, channel: Channel, title: str, category, playback_access: str) -> Channel:
+def update_channel(*, channel: Channel, title: str, category, playback_access: str) -> Channel:
     """Title, category and who may watch. Any audience narrower than everyone makes
     the IVS channel private: it then plays only with the playback tokens the site
     issues to the viewers allowed (channels_app.access)."""
@@ -89,7 +89,7 @@ def channel_update(*, channel: Channel, title: str, category, playback_access: s
     return channel
 
 
-def recording_set(*, channel: Channel, enabled: bool) -> Channel:
+def set_recording(*, channel: Channel, enabled: bool) -> Channel:
     """Record every broadcast from now on (or stop); recordings appear as past broadcasts."""
     try:
         arn = video.recording_configuration_arn(bucket=settings.RECORDING_BUCKET) if enabled else ""
@@ -101,7 +101,7 @@ def recording_set(*, channel: Channel, enabled: bool) -> Channel:
     return channel
 
 
-def metadata_send(*, channel: Channel, text: str) -> None:
+def send_metadata(*, channel: Channel, text: str) -> None:
     """Timed metadata to everyone watching (PutMetadata): they see it with the video."""
     text = text.strip()
     if not text:
@@ -127,7 +127,7 @@ def stream_key_value(*, channel: Channel) -> str:
         raise ChannelError("The stream key could not be loaded. Please try again.") from exc
 
 
-def stream_key_reset(*, channel: Channel) -> Channel:
+def reset_stream_key(*, channel: Channel) -> Channel:
     """Replace the stream key: the old one stops working for new broadcasts at once."""
     if channel.is_disabled:
         raise ChannelError("This channel is disabled; it has no stream key.")
@@ -142,7 +142,7 @@ def _delete_stream_keys(channel: Channel) -> None:
         video.delete_stream_key(stream_key_arn=arn)
 
 
-def stream_stop(*, channel: Channel, by=None) -> bool:
+def stop_stream(*, channel: Channel, by=None) -> bool:
     """Disconnect the channel's publisher now (a moderator action). False if not live."""
     stopped = video.stop_stream(channel_arn=channel.arn)
     session = channel.sessions.filter(ended_at__isnull=True).first()
@@ -156,16 +156,16 @@ def stream_stop(*, channel: Channel, by=None) -> bool:
     return stopped
 
 
-def channel_disable(*, channel: Channel, by=None) -> None:
+def disable_channel(*, channel: Channel, by=None) -> None:
     """Stop the stream and remove the stream key, so nobody can broadcast."""
-    stream_stop(channel=channel, by=by)
+    stop_stream(channel=channel, by=by)
     _delete_stream_keys(channel)
     channel.is_disabled = True
     channel.stream_key_arn = ""
     channel.save(update_fields=["is_disabled", "stream_key_arn"])
 
 
-def channel_enable(*, channel: Channel) -> None:
+def enable_channel(*, channel: Channel) -> None:
     if not channel.is_disabled:
         return
     channel.is_disabled = False

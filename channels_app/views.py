@@ -39,7 +39,7 @@ def recording_toggle(request):
     channel = _own_channel(request)
     enabled = request.POST.get("enabled") == "on"
     try:
-        services.recording_set(channel=channel, enabled=enabled)
+        services.set_recording(channel=channel, enabled=enabled)
     except services.ChannelError as exc:
         messages.error(request, str(exc))
     else:
@@ -53,7 +53,7 @@ def channel_create(request):
     form = ChannelForm(request.POST)
     if form.is_valid():
         try:
-            services.channel_create(user=request.user, title=form.cleaned_data["title"])
+            services.create_channel(user=request.user, title=form.cleaned_data["title"])
         except services.ChannelError as exc:
             messages.error(request, str(exc))
         else:
@@ -72,7 +72,7 @@ def channel_update(request):
         messages.error(request, " ".join(f"{form[name].label}: {', '.join(e)}" for name, e in form.errors.items()))
         return redirect("dashboard")
     try:
-        services.channel_update(channel=channel, **form.cleaned_data)
+        services.update_channel(channel=channel, **form.cleaned_data)
     except services.ChannelError as exc:
         messages.error(request, str(exc))
     else:
@@ -106,7 +106,7 @@ def stream_key(request):
 def stream_key_reset(request):
     channel = _own_channel(request)
     try:
-        services.stream_key_reset(channel=channel)
+        services.reset_stream_key(channel=channel)
     except (services.ChannelError, video.VideoError) as exc:
         messages.error(request, f"The stream key was not reset: {exc}")
     else:
@@ -119,7 +119,7 @@ def stream_key_reset(request):
 def metadata_send(request):
     """The dashboard's "send to viewers" box (htmx): the answer replaces its status line."""
     try:
-        services.metadata_send(channel=_own_channel(request), text=request.POST.get("text", ""))
+        services.send_metadata(channel=_own_channel(request), text=request.POST.get("text", ""))
     except services.ChannelError as exc:
         return HttpResponse(f'<p class="error" id="metadata-status">{escape(str(exc))}</p>', status=400)
     return HttpResponse('<p class="muted" id="metadata-status">Sent: viewers see it with the video.</p>')

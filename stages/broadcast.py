@@ -24,7 +24,7 @@ def studio_for(*, channel: Channel):
     """The streamer's studio stage, created the first time they go live from the browser."""
     if channel.studio_id is None:
         try:
-            stage = stage_services.stage_create(user=channel.owner, title=f"{channel.owner.username}'s studio")
+            stage = stage_services.create_stage(user=channel.owner, title=f"{channel.owner.username}'s studio")
         except stage_services.StageError as exc:
             raise ChannelError(str(exc)) from exc
         channel.studio = stage

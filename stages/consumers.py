@@ -84,7 +84,7 @@ class RoomSocket(ChatConsumer):
 
     @_stage_action
     def _end_guest(self, content):
-        services.guest_end(stage=self._stage(), user_id=content.get("userId"), by=self.user)
+        services.end_guest_spot(stage=self._stage(), user_id=content.get("userId"), by=self.user)
 
     @_stage_action
     def _audience(self, content):

@@ -33,7 +33,7 @@ class StageError(Exception):
     """A user-facing failure with a message fit to show."""
 
 
-def stage_create(*, user, title: str) -> Stage:
+def create_stage(*, user, title: str) -> Stage:
     name = re.sub(r"[^a-zA-Z0-9_-]", "-", f"streamcat-{user.username}-stage")[:128]
     try:
         ivs_stage = video.create_stage(name=name)
@@ -42,7 +42,7 @@ def stage_create(*, user, title: str) -> Stage:
     return Stage.objects.create(owner=user, title=title, arn=ivs_stage["arn"])
 
 
-def stage_delete(*, stage: Stage) -> None:
+def delete_stage(*, stage: Stage) -> None:
     try:
         video.delete_stage(stage_arn=stage.arn)
     except video.VideoError as exc:
@@ -125,7 +125,7 @@ def participants(*, stage: Stage) -> list[dict]:
     ]
 
 
-def participant_remove(*, stage: Stage, participant_id: str, by) -> None:
+def remove_participant(*, stage: Stage, participant_id: str, by) -> None:
     """A host removes someone: their media stops now and their token stops working.
     A guest removed this way loses their guest spot too."""
     listed = {p["participantId"]: p for p in video.connected_participants(stage_arn=stage.arn)}
@@ -141,7 +141,7 @@ def participant_remove(*, stage: Stage, participant_id: str, by) -> None:
 # --- Who can watch -----------------------------------------------------------------
 
 
-def access_set(*, stage: Stage, host, visibility: str, invited: list[str]) -> Stage:
+def set_access(*, stage: Stage, host, visibility: str, invited: list[str]) -> Stage:
     """The host sets who may watch, and (for "only people I invite") who is invited.
     Anyone this shuts out loses the stage at once: chat closed, media stopped."""
     if not stage.is_host(host):
@@ -352,7 +352,7 @@ def audience(*, stage: Stage) -> dict:
     return {"type": "stage.audience", "viewers": [v for v in viewers if v["userId"] != stage.owner_id]}
 
 
-def guest_end(*, stage: Stage, user_id, by) -> None:
+def end_guest_spot(*, stage: Stage, user_id, by) -> None:
     """End a guest spot: a host removes the guest, or the guest leaves. Their media
     stops and they get no more PUBLISH tokens."""
     try:

@@ -20,7 +20,7 @@ def stage_list(request):
     if request.method == "POST":
         if form.is_valid():
             try:
-                stage = services.stage_create(user=request.user, title=form.cleaned_data["title"])
+                stage = services.create_stage(user=request.user, title=form.cleaned_data["title"])
             except services.StageError as exc:
                 messages.error(request, str(exc))
             else:
@@ -73,7 +73,7 @@ def stage_access(request, pk):
         messages.error(request, "Choose who can watch.")
     else:
         try:
-            services.access_set(stage=stage, host=request.user, **form.cleaned_data)
+            services.set_access(stage=stage, host=request.user, **form.cleaned_data)
         except services.StageError as exc:
             messages.error(request, str(exc))
         else:
@@ -102,7 +102,7 @@ def participant_list(request, pk):
 def participant_remove(request, pk, participant_id):
     stage = _hosted_stage(request, pk)
     try:
-        services.participant_remove(stage=stage, participant_id=participant_id, by=request.user.username)
+        services.remove_participant(stage=stage, participant_id=participant_id, by=request.user.username)
     except services.StageError as exc:
         return HttpResponse(str(exc), status=409)
     return _participants_panel(request, stage)
@@ -118,7 +118,7 @@ def _participants_panel(request, stage: Stage):
 def stage_delete(request, pk):
     stage = _hosted_stage(request, pk)
     try:
-        services.stage_delete(stage=stage)
+        services.delete_stage(stage=stage)
     except services.StageError as exc:
         messages.error(request, str(exc))
         return redirect(stage)

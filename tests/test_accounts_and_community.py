@@ -35,7 +35,7 @@ def streamer(plane):
 
 @pytest.fixture
 def channel(streamer):
-    return services.channel_create(user=streamer, title="Alice plays chess")
+    return services.create_channel(user=streamer, title="Alice plays chess")
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_delete_account_keeping_recordings(streamer, channel, viewer, client):
     session, recording = make_recorded_session(channel)
     StreamSession.objects.create(channel=channel, stream_id="st-2", started_at=timezone.now())  # no recording
     Profile.objects.create(user=streamer, bio="hello")
-    Follow.objects.create(user=streamer, channel=services.channel_create(user=viewer, title="Bob's"))
+    Follow.objects.create(user=streamer, channel=services.create_channel(user=viewer, title="Bob's"))
     chat.send_message(room=chat.room_for_channel(channel), user=streamer, text="bye all")
     client.force_login(streamer)
     response = client.post(reverse("delete_account"), {"password": PASSWORD, "recordings": "keep"})
@@ -228,7 +228,7 @@ def test_player_reports_are_checked_and_folded(channel, viewer, client, publishe
     assert minute.bitrate == 900_000 and minute.platforms == {"Chrome / Linux": 1} and minute.chat_messages == 1
     assert not PlaybackReport.objects.exists()  # folded, then dropped
     # Private channel: a viewer who may not watch may not report either.
-    services.channel_update(channel=channel, title="t", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    services.update_channel(channel=channel, title="t", category=None, playback_access=PlaybackAccess.FOLLOWERS)
     client.force_login(viewer)
     assert (
         client.post(report_url, {**good, "playbackId": "p-other1"}, content_type="application/json").status_code == 403
@@ -252,7 +252,7 @@ def test_replay_chat_endpoint(channel, streamer, viewer, client):
     url = reverse("replay_chat", args=[channel.slug, session.pk])
     messages = client.get(url).json()["messages"]
     assert [(m["id"], m["text"], m["offset"]) for m in messages] == [(kept.pk, "gg", 30.0)]
-    services.channel_update(channel=channel, title="t", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    services.update_channel(channel=channel, title="t", category=None, playback_access=PlaybackAccess.FOLLOWERS)
     client.force_login(viewer)
     assert client.get(url).status_code == 403
     assert client.get(reverse("replay", args=[channel.slug, session.pk])).status_code == 403

@@ -60,7 +60,7 @@ def test_the_shared_parser_refuses_what_it_cannot_take(text, reason):
 
 def test_player_reports_refuse_deep_and_huge_json(plane):
     owner = User.objects.create_user("reported", password="pw-reported-123")
-    channel = services.channel_create(user=owner, title="Reports")
+    channel = services.create_channel(user=owner, title="Reports")
     url = f"/c/{channel.slug}/playback-report/"
     for body in (DEEP.encode(), b'{"playbackId": "' + b"x" * 20_000 + b'"}', b"[1, 2]", b"\xff"):
         status, answer = post(url, body)
@@ -137,7 +137,7 @@ async def _closed_with(path: str, *frames) -> int:
 )
 def test_the_live_sockets_close_on_frames_they_cannot_take(plane, frame, code):
     owner = User.objects.create_user("socketed", password="pw-socketed-123")
-    channel = services.channel_create(user=owner, title="Sockets")
+    channel = services.create_channel(user=owner, title="Sockets")
     assert asyncio.run(_closed_with(f"/ws/channels/{channel.slug}/state/", frame)) == code
     assert asyncio.run(_closed_with("/ws/live/", frame)) == code
 
@@ -190,6 +190,6 @@ def test_a_chat_socket_takes_any_resume_point(room, alice, after):
 
 def test_lone_surrogates_are_refused_by_the_report_endpoint(plane):
     owner = User.objects.create_user("surrogate", password="pw-surrogate-123")
-    channel = services.channel_create(user=owner, title="Surrogates")
+    channel = services.create_channel(user=owner, title="Surrogates")
     status, answer = post(f"/c/{channel.slug}/playback-report/", b'{"playbackId": "\\ud800abcdefgh"}')
     assert status == 400 and "surrogate" in answer

@@ -54,8 +54,8 @@ def test_bad_frames_close_the_socket_with_a_reason(room, alice, frame, code, cap
 def club(plane):
     """A followers-only channel on the real plane, with a follower and a stranger."""
     owner, fan = User.objects.create_user("clubowner"), User.objects.create_user("fan")
-    channel = channels.channel_create(user=owner, title="Club")
-    channels.channel_update(channel=channel, title="Club", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    channel = channels.create_channel(user=owner, title="Club")
+    channels.update_channel(channel=channel, title="Club", category=None, playback_access=PlaybackAccess.FOLLOWERS)
     follows.follow(user=fan, channel=channel)
     return channel, fan
 
@@ -81,7 +81,7 @@ def test_unfollowing_closes_the_chat_of_a_followers_only_channel(club):
 
 def test_a_channel_made_more_private_closes_the_sockets_it_now_refuses(plane):
     owner, fan, stranger = (User.objects.create_user(name) for name in ("owner9", "fan9", "stranger9"))
-    channel = channels.channel_create(user=owner, title="Open for now")
+    channel = channels.create_channel(user=owner, title="Open for now")
     follows.follow(user=fan, channel=channel)
     room = room_for_channel(channel)
     anonymous, stranger_tab, fan_tab, owner_tab = (ChatSocket(room, u) for u in (None, stranger, fan, owner))
@@ -90,7 +90,7 @@ def test_a_channel_made_more_private_closes_the_sockets_it_now_refuses(plane):
         for tab in (anonymous, stranger_tab, fan_tab, owner_tab):
             await tab.open()
         await asyncio.to_thread(
-            channels.channel_update,
+            channels.update_channel,
             channel=channel,
             title="Fans only",
             category=None,

@@ -66,7 +66,7 @@ def test_chat_both_ways_and_a_deleted_message_vanishes(login, browser):
 def test_invited_viewer_becomes_a_publishing_guest(login, browser):
     host_page = login("hana")
     host = User.objects.get(username="hana")
-    stage = services.stage_create(user=host, title="Open mic")
+    stage = services.create_stage(user=host, title="Open mic")
     host_page.goto(stage.get_absolute_url())
     host_page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
     host_page.get_by_test_id("join").click()

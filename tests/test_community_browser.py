@@ -39,11 +39,11 @@ def test_browse_search_follow_and_viewer_analytics(login, publisher):
     sports = category("Sports & Gaming", "sports-gaming")
     chatting = category("Just Chatting", "just-chatting")
     erin = User.objects.create_user("erin", password="a-very-good-password-1")  # logs in below
-    football = services.channel_create(user=erin, title="Friday football")
-    services.channel_update(channel=football, title="Friday football", category=sports, playback_access="public")
+    football = services.create_channel(user=erin, title="Friday football")
+    services.update_channel(channel=football, title="Friday football", category=sports, playback_access="public")
     fred = User.objects.create_user("fred")
-    coffee = services.channel_create(user=fred, title="Morning coffee")
-    services.channel_update(channel=coffee, title="Morning coffee", category=chatting, playback_access="public")
+    coffee = services.create_channel(user=fred, title="Morning coffee")
+    services.update_channel(channel=coffee, title="Morning coffee", category=chatting, playback_access="public")
     Channel.objects.filter(pk=coffee.pk).update(last_live_at=timezone.now() - dt.timedelta(hours=3))
     go_live(football, publisher)
 
@@ -128,8 +128,8 @@ def test_browse_search_follow_and_viewer_analytics(login, publisher):
 
 def test_a_replay_shows_its_chat_in_sync(login, publisher):
     hal = User.objects.create_user("hal")
-    show = services.channel_create(user=hal, title="Quiz night")
-    services.recording_set(channel=show, enabled=True)
+    show = services.create_channel(user=hal, title="Quiz night")
+    services.set_recording(channel=show, enabled=True)
     source = go_live(show, publisher, seconds=14)
     session = StreamSession.objects.get(channel=show)
     room = chat.room_for_channel(show)

@@ -17,11 +17,11 @@ def test_pages_run_under_their_policy(login):
     user = User.objects.get(username="policed")
     user.is_staff = user.is_superuser = True
     user.save()
-    channel = services.channel_create(user=user, title="Policy check")
+    channel = services.create_channel(user=user, title="Policy check")
     session = StreamSession.objects.create(
         channel=channel, stream_id="st-policy-1", started_at="2026-11-29T10:00:00Z", ended_at="2026-11-29T10:05:00Z"
     )
-    stage = stage_services.stage_create(user=user, title="Policy stage")
+    stage = stage_services.create_stage(user=user, title="Policy stage")
     problems = []
     page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
     page.on("pageerror", lambda error: problems.append(str(error)))

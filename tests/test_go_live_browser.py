@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 def test_streamer_goes_live_from_the_browser_and_a_viewer_watches(login, browser):
     studio = login("caster")
-    channel = services.channel_create(user=User.objects.get(username="caster"), title="Live from my browser")
+    channel = services.create_channel(user=User.objects.get(username="caster"), title="Live from my browser")
     studio.goto("/dashboard/")
     studio.get_by_test_id("go-live-link").click()
     studio.wait_for_function("() => document.getElementById('preview').videoWidth > 0")

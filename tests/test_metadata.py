@@ -40,7 +40,7 @@ def test_put_metadata_limits(plane, publisher):
 @pytest.mark.browser
 def test_viewers_see_metadata_with_the_video(login, browser, publisher):
     streamer = login("seller")
-    channel = services.channel_create(user=User.objects.get(username="seller"), title="Live shopping")
+    channel = services.create_channel(user=User.objects.get(username="seller"), title="Live shopping")
     publisher(video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"], seconds=60)
     wait_for(lambda: Channel.objects.get(pk=channel.pk).is_live, message="the channel to be live")
 

@@ -184,8 +184,8 @@ def test_viewer_session_revocation_operations(plane):
 
 def test_the_site_makes_a_channel_private_and_issues_tokens(plane):
     owner, fan, stranger = (User.objects.create_user(name) for name in ("streamer", "fan", "stranger"))
-    channel = services.channel_create(user=owner, title="Members only")
-    services.channel_update(channel=channel, title="Fans only", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    channel = services.create_channel(user=owner, title="Members only")
+    services.update_channel(channel=channel, title="Fans only", category=None, playback_access=PlaybackAccess.FOLLOWERS)
     assert video.client("ivs").get_channel(arn=channel.arn)["channel"]["authorized"] is True
     assert "Follow to watch" in access.refusal(channel, stranger)
     follows.follow(user=fan, channel=channel)
@@ -205,7 +205,7 @@ def test_the_site_makes_a_channel_private_and_issues_tokens(plane):
     follows.unfollow(user=fan, channel=channel)
     with pytest.raises(Denied, match="revoked"):
         check(load_snapshot(), uri, access.site_origin())
-    services.channel_update(channel=channel, title="Open", category=None, playback_access=PlaybackAccess.PUBLIC)
+    services.update_channel(channel=channel, title="Open", category=None, playback_access=PlaybackAccess.PUBLIC)
     assert video.client("ivs").get_channel(arn=channel.arn)["channel"]["authorized"] is False
 
 
@@ -246,8 +246,8 @@ def test_a_private_channels_metadata_socket_needs_its_token(plane):
     from streamcat.asgi import application
 
     owner, fan = User.objects.create_user("owner2"), User.objects.create_user("fan2")
-    channel = services.channel_create(user=owner, title="Secret")
-    services.channel_update(channel=channel, title="Secret", category=None, playback_access=PlaybackAccess.MEMBERS)
+    channel = services.create_channel(user=owner, title="Secret")
+    services.update_channel(channel=channel, title="Secret", category=None, playback_access=PlaybackAccess.MEMBERS)
     issued, _ = access.playback_token(channel, fan)
     path = f"/_plane/metadata/{channel.arn.rsplit('/', 1)[1]}"
     headers = [(b"origin", access.site_origin().encode()), (b"host", b"127.0.0.1")]
@@ -268,8 +268,8 @@ def test_a_private_channels_chat_is_for_its_audience(plane):
     from tests.chat_sockets import ChatSocket
 
     owner, fan, stranger = (User.objects.create_user(name) for name in ("owner3", "fan3", "stranger3"))
-    channel = services.channel_create(user=owner, title="Club")
-    services.channel_update(channel=channel, title="Club", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    channel = services.create_channel(user=owner, title="Club")
+    services.update_channel(channel=channel, title="Club", category=None, playback_access=PlaybackAccess.FOLLOWERS)
     follows.follow(user=fan, channel=channel)
     room = room_for_channel(channel)
     for_fan, for_stranger = ChatSocket(room, fan), ChatSocket(room, stranger)
@@ -321,8 +321,8 @@ def test_unfollowing_closes_a_private_channels_metadata_socket(plane):
     after unfollowing (which revokes their viewer session). The socket must stop
     delivering: the next event after the revocation reaches the plane closes it (4403)."""
     owner, fan = User.objects.create_user("owner4"), User.objects.create_user("fan4")
-    channel = services.channel_create(user=owner, title="Fans")
-    services.channel_update(channel=channel, title="Fans", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    channel = services.create_channel(user=owner, title="Fans")
+    services.update_channel(channel=channel, title="Fans", category=None, playback_access=PlaybackAccess.FOLLOWERS)
     follows.follow(user=fan, channel=channel)
     issued, _ = access.playback_token(channel, fan)
 
@@ -351,8 +351,8 @@ def test_unfollowing_closes_a_private_channels_metadata_socket(plane):
 
 def test_an_expired_playback_token_stops_the_metadata_socket(plane, settings):
     owner, fan = User.objects.create_user("owner5"), User.objects.create_user("fan5")
-    channel = services.channel_create(user=owner, title="Members")
-    services.channel_update(channel=channel, title="Members", category=None, playback_access=PlaybackAccess.MEMBERS)
+    channel = services.create_channel(user=owner, title="Members")
+    services.update_channel(channel=channel, title="Members", category=None, playback_access=PlaybackAccess.MEMBERS)
     settings.PLAYBACK_TOKEN_SECONDS = 2
     issued, expires = access.playback_token(channel, fan)
 
@@ -378,8 +378,8 @@ def test_metadata_sockets_share_one_snapshot(plane, monkeypatch):
     from mediaplane.services.playback import load_snapshot
 
     owner, fan = User.objects.create_user("owner6"), User.objects.create_user("fan6")
-    channel = services.channel_create(user=owner, title="Many")
-    services.channel_update(channel=channel, title="Many", category=None, playback_access=PlaybackAccess.MEMBERS)
+    channel = services.create_channel(user=owner, title="Many")
+    services.update_channel(channel=channel, title="Many", category=None, playback_access=PlaybackAccess.MEMBERS)
     issued, _ = access.playback_token(channel, fan)
     loads = []
     monkeypatch.setattr(consumers, "load_snapshot", lambda: loads.append(1) or load_snapshot())

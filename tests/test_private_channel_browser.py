@@ -30,7 +30,7 @@ def status_of(url: str, origin: str | None = None) -> int:
 def test_private_channel_needs_a_token_for_playlist_and_segments(login, publisher):
     streamer_page = login("carol")
     carol = User.objects.get(username="carol")
-    channel = services.channel_create(user=carol, title="Backstage")
+    channel = services.create_channel(user=carol, title="Backstage")
     streamer_page.goto("/dashboard/")
     settings_form = streamer_page.get_by_test_id("channel-settings")
     settings_form.get_by_label("Who can watch").select_option(PlaybackAccess.FOLLOWERS)

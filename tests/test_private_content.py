@@ -88,8 +88,8 @@ def spellings(path: str) -> set[str]:
 def private_channel(plane):
     """A followers-only channel whose HLS files and one recording are on disk."""
     owner = User.objects.create_user("secretive", password="pw-secretive-123")
-    channel = services.channel_create(user=owner, title="Behind the curtain")
-    services.channel_update(
+    channel = services.create_channel(user=owner, title="Behind the curtain")
+    services.update_channel(
         channel=channel, title=channel.title, category=None, playback_access=PlaybackAccess.FOLLOWERS
     )
     hls_name = channel.playback_url.rsplit("/", 2)[1]
@@ -189,7 +189,7 @@ def test_pages_and_sockets_give_a_private_channel_away_to_nobody(private_channel
 
 def test_a_public_channels_files_stay_open(plane):
     owner = User.objects.create_user("openbook", password="pw-openbook-123")
-    channel = services.channel_create(user=owner, title="Everyone welcome")
+    channel = services.create_channel(user=owner, title="Everyone welcome")
     hls_dir = settings.HLS_DIR / channel.playback_url.rsplit("/", 2)[1]
     hls_dir.mkdir(parents=True, exist_ok=True)
     (hls_dir / "index.m3u8").write_bytes(b"#EXTM3U\n")
@@ -198,7 +198,7 @@ def test_a_public_channels_files_stay_open(plane):
 
 def test_rtmp_logs_hold_no_stream_key_and_a_logged_relay_opens_nothing(plane, publisher):
     owner = User.objects.create_user("logger", password="pw-logger-123")
-    channel = services.channel_create(user=owner, title="Keys stay secret")
+    channel = services.create_channel(user=owner, title="Keys stay secret")
     key = video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"]
     with publisher(key, seconds=20):
         wait_for(lambda: Channel.objects.get(pk=channel.pk).is_live, timeout=30, message="the channel to go live")

@@ -38,8 +38,8 @@ def test_recording_configuration_operations(plane):
 @pytest.mark.browser
 def test_a_recorded_broadcast_plays_back(plane, publisher, browser):
     owner = User.objects.create_user("recorder")
-    channel = services.channel_create(user=owner, title="Recorded show")
-    services.recording_set(channel=channel, enabled=True)
+    channel = services.create_channel(user=owner, title="Recorded show")
+    services.set_recording(channel=channel, enabled=True)
     key = video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"]
     source = publisher(key, seconds=8)
     assert source.wait(timeout=30) == 0

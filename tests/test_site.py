@@ -18,7 +18,7 @@ def streamer(plane):
 
 @pytest.fixture
 def channel(streamer):
-    return services.channel_create(user=streamer, title="Alice plays chess")
+    return services.create_channel(user=streamer, title="Alice plays chess")
 
 
 def test_signup_logs_in_and_shows_dashboard(plane, client):

@@ -36,7 +36,7 @@ def owner(plane):
 
 @pytest.fixture
 def channel(owner):
-    return channels.channel_create(user=owner, title="Streamer live")
+    return channels.create_channel(user=owner, title="Streamer live")
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ async def closed_with(communicator: WebsocketCommunicator) -> int:
 def test_a_private_channels_studio_is_closed_to_those_the_channel_refuses(channel, owner, people):
     """The reported attack: anonymous GET of the go-live studio stage, then a token."""
     fan, stranger = people
-    channels.channel_update(channel=channel, title="Fans", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    channels.update_channel(channel=channel, title="Fans", category=None, playback_access=PlaybackAccess.FOLLOWERS)
     studio = broadcast.studio_for(channel=channel)
     assert studio.visibility == Visibility.PUBLIC  # the channel's setting is what closes it
 
@@ -102,7 +102,7 @@ def test_a_private_channels_studio_is_closed_to_those_the_channel_refuses(channe
 def test_followers_and_invited_stages(owner, people):
     fan, stranger = people
     invitee, guest = User.objects.create_user("invitee"), User.objects.create_user("guest")
-    stage = services.stage_create(user=owner, title="Backstage")
+    stage = services.create_stage(user=owner, title="Backstage")
     StageInvite.objects.create(
         stage=stage,
         user=guest,
@@ -117,7 +117,7 @@ def test_followers_and_invited_stages(owner, people):
 
     everyone = {"anonymous": None, "stranger": stranger, "fan": fan, "invitee": invitee, "guest": guest, "host": owner}
     ok, refused = (200, 200), (403, 403)
-    services.access_set(stage=stage, host=owner, visibility=Visibility.FOLLOWERS, invited=[])
+    services.set_access(stage=stage, host=owner, visibility=Visibility.FOLLOWERS, invited=[])
     assert outcomes() == {
         "anonymous": refused,
         "stranger": refused,
@@ -126,7 +126,7 @@ def test_followers_and_invited_stages(owner, people):
         "guest": ok,
         "host": ok,
     }
-    services.access_set(stage=stage, host=owner, visibility=Visibility.INVITED, invited=["INVITEE"])
+    services.set_access(stage=stage, host=owner, visibility=Visibility.INVITED, invited=["INVITEE"])
     assert outcomes() == {
         "anonymous": refused,
         "stranger": refused,
@@ -140,7 +140,7 @@ def test_followers_and_invited_stages(owner, people):
 
 def test_the_host_sets_who_can_watch_from_the_studio(owner, people):
     fan, stranger = people
-    stage = services.stage_create(user=owner, title="Q&A")
+    stage = services.create_stage(user=owner, title="Q&A")
     url = reverse("stage_access", args=[stage.pk])
     host = as_user(owner)
     assert b'data-testid="stage-access"' in host.get(stage.get_absolute_url()).content
@@ -157,7 +157,7 @@ def test_the_host_sets_who_can_watch_from_the_studio(owner, people):
 
 def test_a_stage_made_more_private_closes_its_chat_for_those_it_now_refuses(owner, people):
     fan, stranger = people
-    stage = services.stage_create(user=owner, title="Chat room")
+    stage = services.create_stage(user=owner, title="Chat room")
     room = room_for_stage(stage)
     fan_tab, stranger_tab = ChatSocket(room, fan), ChatSocket(room, stranger)
 
@@ -165,7 +165,7 @@ def test_a_stage_made_more_private_closes_its_chat_for_those_it_now_refuses(owne
         await fan_tab.open()
         await stranger_tab.open()
         await asyncio.to_thread(
-            services.access_set, stage=stage, host=owner, visibility=Visibility.FOLLOWERS, invited=[]
+            services.set_access, stage=stage, host=owner, visibility=Visibility.FOLLOWERS, invited=[]
         )
         closed = await stranger_tab.closed_with()
         await fan_tab.send(type="ping")
@@ -183,7 +183,7 @@ def test_unfollowing_stops_the_studio_video_and_the_event_socket(channel, owner,
     """A follower watches a followers-only channel's studio over WHEP; once they
     unfollow, their media stops, their token is refused and their event socket closes."""
     fan, stranger = people
-    channels.channel_update(channel=channel, title="Fans", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+    channels.update_channel(channel=channel, title="Fans", category=None, playback_access=PlaybackAccess.FOLLOWERS)
     studio = broadcast.studio_for(channel=channel)
     host_issued = as_user(owner).post(reverse("stage_token", args=[studio.pk])).json()
     host_token, host_id = host_issued["token"], host_issued["participantId"]
@@ -250,7 +250,7 @@ def test_tokens_kept_without_joining_stop_working_when_the_stage_turns_invited_o
     The host makes the stage invited-only; when the host then publishes, neither old
     token gets video or events, while the invited viewer's token still works."""
     fan, eve = people
-    stage = services.stage_create(user=owner, title="Open, then closed")
+    stage = services.create_stage(user=owner, title="Open, then closed")
     eve_issued, anonymous_issued, fan_issued = (issued_to(stage, u) for u in (eve, None, fan))
     host_issued = issued_to(stage, owner)
     host_id, host = host_issued["participantId"], as_user(owner)
@@ -300,7 +300,7 @@ def test_unused_tokens_are_revoked_whatever_narrows_access(channel, owner, peopl
     if shut_out_by == "the channel made private":
         shut_out = stranger  # the channel is public until now
     else:
-        services.access_set(stage=studio, host=owner, visibility=Visibility.FOLLOWERS, invited=[])
+        services.set_access(stage=studio, host=owner, visibility=Visibility.FOLLOWERS, invited=[])
         shut_out = fan
     kept_issued, shut_out_issued = issued_to(studio, keeper), issued_to(studio, shut_out)
     host_issued = issued_to(studio, owner)
@@ -308,7 +308,7 @@ def test_unused_tokens_are_revoked_whatever_narrows_access(channel, owner, peopl
     if shut_out_by == "unfollowing":
         follows.unfollow(user=fan, channel=channel)
     elif shut_out_by == "the channel made private":
-        channels.channel_update(channel=channel, title="Fans", category=None, playback_access=PlaybackAccess.FOLLOWERS)
+        channels.update_channel(channel=channel, title="Fans", category=None, playback_access=PlaybackAccess.FOLLOWERS)
     else:
         accounts.delete_account(user=fan, keep_recordings=False)
 
@@ -329,7 +329,7 @@ def test_unused_tokens_are_revoked_whatever_narrows_access(channel, owner, peopl
 
 def test_a_guest_whose_spot_ended_cannot_publish_with_a_token_kept_back(owner, people):
     fan, _ = people
-    stage = services.stage_create(user=owner, title="Guests")
+    stage = services.create_stage(user=owner, title="Guests")
     StageInvite.objects.create(
         stage=stage,
         user=fan,
@@ -340,7 +340,7 @@ def test_a_guest_whose_spot_ended_cannot_publish_with_a_token_kept_back(owner, p
     )
     kept = issued_to(stage, fan)
     assert kept["publish"] is True
-    services.guest_end(stage=stage, user_id=fan.pk, by=owner)
+    services.end_guest_spot(stage=stage, user_id=fan.pk, by=owner)
 
     async def scenario():
         publisher, published = await whip_publish(kept["token"])
@@ -352,7 +352,7 @@ def test_a_guest_whose_spot_ended_cannot_publish_with_a_token_kept_back(owner, p
 
 def test_token_records_are_kept_until_they_expire(owner, people):
     fan, stranger = people
-    stage = services.stage_create(user=owner, title="Records")
+    stage = services.create_stage(user=owner, title="Records")
     old = issued_to(stage, fan)
     ParticipantToken.objects.filter(participant_id=old["participantId"]).update(expires_at=timezone.now())
     new = issued_to(stage, None)
@@ -372,7 +372,7 @@ def test_token_records_are_kept_until_they_expire(owner, people):
     ids=["binary", "100k-deep", "1000-deep", "invalid"],
 )
 def test_bad_frames_close_the_plane_event_socket(owner, frame, code, caplog):
-    stage = services.stage_create(user=owner, title="Frames")
+    stage = services.create_stage(user=owner, title="Frames")
     token = as_user(owner).post(reverse("stage_token", args=[stage.pk])).json()["token"]
 
     async def scenario():

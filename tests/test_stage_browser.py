@@ -23,7 +23,7 @@ VIDEO_PLAYING = """(figure) => {
 def test_two_hosts_publish_and_a_viewer_sees_both(login):
     owner_page = login("hostess")
     owner = User.objects.get(username="hostess")
-    stage = services.stage_create(user=owner, title="Morning show")
+    stage = services.create_stage(user=owner, title="Morning show")
 
     owner_page.goto(stage.get_absolute_url())
     expect(owner_page.locator("#preview")).to_be_visible()
@@ -83,7 +83,7 @@ def test_a_viewer_can_receive_the_low_simulcast_layer(login):
     """Chromium publishes three simulcast layers; a WHEP viewer asking for `low` gets
     a quarter-size picture, and can switch up to `high` on the same connection."""
     owner_page = login("simulcaster")
-    stage = services.stage_create(user=User.objects.get(username="simulcaster"), title="Layers")
+    stage = services.create_stage(user=User.objects.get(username="simulcaster"), title="Layers")
     owner_page.goto(stage.get_absolute_url())
     owner_page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
     owner_page.get_by_test_id("join").click()

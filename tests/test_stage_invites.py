@@ -192,7 +192,7 @@ def test_invites_exist_only_on_stages(host, viewer):
 
 
 def test_a_guest_publishes_until_a_host_removes_them(plane, host, viewer):
-    stage = services.stage_create(user=host, title="Guests welcome")
+    stage = services.create_stage(user=host, title="Guests welcome")
     room = room_for_stage(stage)
     realtime.join(room.pk, "specific.viewer!tab", viewer.pk, viewer.username)
     assert services.token_for(stage=stage, user=viewer, session_key="s")["publish"] is False
@@ -201,9 +201,9 @@ def test_a_guest_publishes_until_a_host_removes_them(plane, host, viewer):
     token = services.token_for(stage=stage, user=viewer, session_key="s")
     assert token["publish"] is True
     with pytest.raises(services.StageError, match="Only the stage's hosts"):
-        services.guest_end(stage=stage, user_id=viewer.pk, by=User.objects.create_user("mallory"))
-    services.guest_end(stage=stage, user_id=viewer.pk, by=host)
+        services.end_guest_spot(stage=stage, user_id=viewer.pk, by=User.objects.create_user("mallory"))
+    services.end_guest_spot(stage=stage, user_id=viewer.pk, by=host)
     assert services.token_for(stage=stage, user=viewer, session_key="s")["publish"] is False
     assert StageInvite.objects.get().status == "ended"
     with pytest.raises(services.StageError, match="not a guest"):
-        services.guest_end(stage=stage, user_id=viewer.pk, by=host)
+        services.end_guest_spot(stage=stage, user_id=viewer.pk, by=host)

@@ -19,7 +19,7 @@ def host(plane):
 
 @pytest.fixture
 def stage(host):
-    return services.stage_create(user=host, title="Panel")
+    return services.create_stage(user=host, title="Panel")
 
 
 def claims(token: str) -> dict:
