@@ -23,7 +23,7 @@ class StageEventsConsumer(JsonSocket):
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         try:
             self.participant = await database_sync_to_async(self._authorize)(token)
-        except stages.StageError as exc:
+        except stages.RealtimeRefused as exc:
             await self.accept()
             await self.send_json({"type": "error", "status": exc.status, "message": exc.message})
             await self.close(code=4000 + exc.status)
@@ -36,7 +36,7 @@ class StageEventsConsumer(JsonSocket):
     def _authorize(self, token: str) -> Participant:
         try:
             participant = stages.authorize(token, stage_id=None, capability="SUBSCRIBE")
-        except stages.StageError:
+        except stages.RealtimeRefused:
             participant = stages.authorize(token, stage_id=None, capability="PUBLISH")
         participant.stage  # noqa: B018 - load it here, not in the async code
         return participant

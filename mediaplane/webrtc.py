@@ -42,7 +42,7 @@ def _error(status: int, message: str) -> HttpResponse:
 def _bearer(request: HttpRequest) -> str:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        raise stages.StageError(401, "Send the participant token as 'Authorization: Bearer <token>'")
+        raise stages.RealtimeRefused(401, "Send the participant token as 'Authorization: Bearer <token>'")
     return header[len("Bearer ") :].strip()
 
 
@@ -52,11 +52,11 @@ def _content_type(request: HttpRequest) -> str:
 
 def _sdp_body(request: HttpRequest) -> str:
     if len(request.body) > MAX_SDP_BYTES:
-        raise stages.StageError(413, "The SDP is too large")
+        raise stages.RealtimeRefused(413, "The SDP is too large")
     try:
         return request.body.decode()
     except UnicodeDecodeError:
-        raise stages.StageError(400, "The SDP is not UTF-8 text") from None
+        raise stages.RealtimeRefused(400, "The SDP is not UTF-8 text") from None
 
 
 def _created(kind: str, connection: WebRtcConnection, sdp: str) -> HttpResponse:
@@ -76,14 +76,14 @@ def whip(request: HttpRequest) -> HttpResponse:
     try:
         participant = stages.authorize(_bearer(request), stage_id=None, capability="PUBLISH")
         if _content_type(request) != SDP:
-            raise stages.StageError(415, f"Content-Type must be {SDP}")
+            raise stages.RealtimeRefused(415, f"Content-Type must be {SDP}")
         offer = _sdp_body(request)
         if not offer.startswith("v=0"):
-            raise stages.StageError(400, "The body is not an SDP offer")
+            raise stages.RealtimeRefused(400, "The body is not an SDP offer")
         connection, answer = stages.publish(
             participant=participant, offer=offer, user_agent=request.headers.get("User-Agent", "")
         )
-    except stages.StageError as exc:
+    except stages.RealtimeRefused as exc:
         return _error(exc.status, exc.message)
     return _created("whip", connection, answer)
 
@@ -98,21 +98,21 @@ def whep(request: HttpRequest) -> HttpResponse:
     try:
         participant = stages.authorize(_bearer(request), stage_id=None, capability="SUBSCRIBE")
         if request.body.strip():
-            raise stages.StageError(
+            raise stages.RealtimeRefused(
                 406,
                 "This WHEP endpoint makes the SDP offer: POST with an empty body, then PATCH your answer "
                 f"({SDP}) to the Location it returns",
             )
         remote = request.GET.get("participantId", "")
         if not remote:
-            raise stages.StageError(400, "Name the publisher to receive: ?participantId=<id>")
+            raise stages.RealtimeRefused(400, "Name the publisher to receive: ?participantId=<id>")
         connection, offer = stages.subscribe(
             participant=participant,
             remote_participant_id=remote,
             layer=request.GET.get("layer", "high"),
             user_agent=request.headers.get("User-Agent", ""),
         )
-    except stages.StageError as exc:
+    except stages.RealtimeRefused as exc:
         return _error(exc.status, exc.message)
     return _created("whep", connection, offer)
 
@@ -134,12 +134,12 @@ def session_resource(request: HttpRequest, kind: str, connection_id: str) -> Htt
             .first()
         )
         if connection is None:
-            raise stages.StageError(404, "No such session (it may have ended)")
+            raise stages.RealtimeRefused(404, "No such session (it may have ended)")
         if request.method == "DELETE":
             stages.end_connection(connection, detail="left (DELETE)")
             return _cors(HttpResponse(status=200))
         if request.method != "PATCH":
-            raise stages.StageError(405, "PATCH or DELETE this session")
+            raise stages.RealtimeRefused(405, "PATCH or DELETE this session")
         content_type = _content_type(request)
         if content_type == TRICKLE:
             stages.trickle(connection=connection, fragment=_sdp_body(request))
@@ -148,11 +148,11 @@ def session_resource(request: HttpRequest, kind: str, connection_id: str) -> Htt
         elif content_type == "application/json" and kind == "whep":
             layer = _json_body(request).get("layer", "")
             if not isinstance(layer, str):
-                raise stages.StageError(400, "layer must be low, medium or high")
+                raise stages.RealtimeRefused(400, "layer must be low, medium or high")
             stages.set_layer(connection=connection, layer=layer)
         else:
-            raise stages.StageError(415, f"PATCH takes {TRICKLE}" + (f", {SDP} or JSON" if kind == "whep" else ""))
-    except stages.StageError as exc:
+            raise stages.RealtimeRefused(415, f"PATCH takes {TRICKLE}" + (f", {SDP} or JSON" if kind == "whep" else ""))
+    except stages.RealtimeRefused as exc:
         return _error(exc.status, exc.message)
     return _cors(HttpResponse(status=204))
 
@@ -161,9 +161,9 @@ def _json_body(request: HttpRequest) -> dict:
     try:
         body = jsonbody.loads(request.body or b"{}", max_bytes=MAX_SDP_BYTES)
     except jsonbody.BadJson as exc:
-        raise stages.StageError(400, f"The body is not JSON we accept: {exc}") from None
+        raise stages.RealtimeRefused(400, f"The body is not JSON we accept: {exc}") from None
     if not isinstance(body, dict):
-        raise stages.StageError(400, "The body must be a JSON object")
+        raise stages.RealtimeRefused(400, "The body must be a JSON object")
     return body
 
 

@@ -310,10 +310,7 @@ def delete_recording_configuration(params: dict) -> dict:
 
 @ivs.operation("PutMetadata")
 def put_metadata(params: dict) -> dict:
-    try:
-        metadata.put(channel=_channel(params["channelArn"]), metadata=params["metadata"])
-    except metadata.MetadataRefused as exc:
-        raise ApiError(exc.code, exc.message) from None
+    metadata.put(channel=_channel(params["channelArn"]), metadata=params["metadata"])
     return {}
 
 

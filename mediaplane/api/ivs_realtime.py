@@ -8,7 +8,7 @@ from mediaplane.api.paging import listing
 from mediaplane.api.protocol import Service, validation_error
 from mediaplane.models import Participant, PublicKey, Stage, StageSession
 from mediaplane.services import public_keys, stages
-from mediaplane.services.errors import conflict, find
+from mediaplane.services.errors import find
 
 ivs_realtime = Service("ivs-realtime")
 
@@ -68,7 +68,7 @@ def _issue_token(stage: Stage, request: dict) -> dict:
 @ivs_realtime.operation("CreateStage")
 def create_stage(params: dict) -> dict:
     requests = [_token_request(config) for config in params.get("participantTokenConfigurations", [])]
-    stage = Stage.objects.create(name=params.get("name", ""), tags=params.get("tags", {}))
+    stage = stages.create_stage(name=params.get("name", ""), tags=params.get("tags", {}))
     return {"stage": stage_shape(stage), "participantTokens": [_issue_token(stage, r) for r in requests]}
 
 
@@ -81,8 +81,7 @@ def get_stage(params: dict) -> dict:
 def update_stage(params: dict) -> dict:
     stage = _stage(params["arn"])
     if "name" in params:
-        stage.name = params["name"]
-        stage.save(update_fields=["name"])
+        stages.rename_stage(stage, name=params["name"])
     return {"stage": stage_shape(stage)}
 
 
@@ -105,10 +104,7 @@ def list_stages(params: dict) -> dict:
 
 @ivs_realtime.operation("DeleteStage")
 def delete_stage(params: dict) -> dict:
-    stage = _stage(params["arn"])
-    if stage.participants.filter(state=Participant.State.CONNECTED).exists():
-        raise conflict("The stage has connected participants; disconnect them before deleting it")
-    stages.delete_stage(stage)
+    stages.delete_stage(_stage(params["arn"]))
     return {}
 
 

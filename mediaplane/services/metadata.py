@@ -15,15 +15,10 @@ from django.core.cache import cache
 
 from core.realtime import send_event_on_commit
 from mediaplane.models import IvsChannel
+from mediaplane.services.errors import Refused, invalid
 
 MAX_BYTES = 1024  # IVS's limit per PutMetadata
 MAX_PER_SECOND = 5  # IVS's per-channel rate
-
-
-class MetadataRefused(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def group(channel: IvsChannel) -> str:
@@ -32,13 +27,13 @@ def group(channel: IvsChannel) -> str:
 
 def put(*, channel: IvsChannel, metadata: str) -> None:
     if len(metadata.encode()) > MAX_BYTES:
-        raise MetadataRefused("ValidationException", f"metadata: at most {MAX_BYTES} bytes")
+        raise invalid(f"metadata: at most {MAX_BYTES} bytes")
     if channel.live_session() is None:
-        raise MetadataRefused("ChannelNotBroadcasting", "The channel is not broadcasting")
+        raise Refused("ChannelNotBroadcasting", "The channel is not broadcasting")
     second = int(time.time())
     key = f"plane:metadata-rate:{channel.resource_id}:{second}"
     cache.add(key, 0, timeout=5)
     if cache.incr(key) > MAX_PER_SECOND:
-        raise MetadataRefused("ThrottlingException", f"At most {MAX_PER_SECOND} PutMetadata calls a second per channel")
+        raise Refused("ThrottlingException", f"At most {MAX_PER_SECOND} PutMetadata calls a second per channel")
     event = {"type": "metadata", "metadata": metadata, "at": round(time.time() * 1000)}
     send_event_on_commit(group(channel), {"type": "plane.metadata", "event": event})

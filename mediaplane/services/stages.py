@@ -21,13 +21,14 @@ from django.utils import timezone
 from mediaplane import sdp, tokens
 from mediaplane.drivers import janus
 from mediaplane.models import Participant, ParticipantEvent, Stage, StageSession, WebRtcConnection, random_id
+from mediaplane.services.errors import conflict
 
 log = logging.getLogger(__name__)
 Event = ParticipantEvent.Name
 LAYERS = {"low": 0, "medium": 1, "high": 2}
 
 
-class StageError(Exception):
+class RealtimeRefused(Exception):
     """A refusal to show to a WHIP/WHEP client: HTTP status and message."""
 
     def __init__(self, status: int, message: str):
@@ -123,12 +124,12 @@ def authorize(token: str, *, stage_id: str | None, capability: str) -> Participa
     try:
         claims = tokens.verify(token)
     except tokens.TokenError as exc:
-        raise StageError(exc.status, str(exc)) from None
+        raise RealtimeRefused(exc.status, str(exc)) from None
     if stage_id is not None and claims.stage_id != stage_id:
-        raise StageError(403, "The token is for another stage")
+        raise RealtimeRefused(403, "The token is for another stage")
     stage = Stage.objects.filter(arn=claims.stage_arn, resource_id=claims.stage_id).first()
     if stage is None:
-        raise StageError(403, "The token's stage does not exist (any more)")
+        raise RealtimeRefused(403, "The token's stage does not exist (any more)")
     participant = Participant.objects.filter(participant_id=claims.participant_id).first()
     if participant is None:
         # A token the application signed itself with an imported key: first use.
@@ -145,14 +146,14 @@ def authorize(token: str, *, stage_id: str | None, capability: str) -> Participa
         except IntegrityError:
             participant = Participant.objects.get(participant_id=claims.participant_id)
     if participant.stage_id != stage.pk:
-        raise StageError(403, "The token is for another stage")
+        raise RealtimeRefused(403, "The token is for another stage")
     if participant.revoked_at:
-        raise StageError(403, "This participant was removed from the stage; the token is no longer accepted")
+        raise RealtimeRefused(403, "This participant was removed from the stage; the token is no longer accepted")
     allowed = participant.can_publish if capability == "PUBLISH" else participant.can_subscribe
     if not allowed:
         name = Event.PUBLISH_ERROR if capability == "PUBLISH" else Event.SUBSCRIBE_ERROR
         _event(participant, name, error_code="INSUFFICIENT_CAPABILITIES")
-        raise StageError(403, f"The token does not allow {capability.lower()}")
+        raise RealtimeRefused(403, f"The token does not allow {capability.lower()}")
     return participant
 
 
@@ -204,19 +205,19 @@ def publish(*, participant: Participant, offer: str, user_agent: str = "") -> tu
     stage = participant.stage
     if participant.connections.filter(kind=WebRtcConnection.Kind.PUBLISH, ended_at__isnull=True).exists():
         _event(participant, Event.PUBLISH_ERROR, error_code="INVALID_INPUT", detail="already publishing")
-        raise StageError(409, "This participant is already publishing; DELETE that session first")
+        raise RealtimeRefused(409, "This participant is already publishing; DELETE that session first")
     publishing = WebRtcConnection.objects.filter(
         participant__stage=stage, kind=WebRtcConnection.Kind.PUBLISH, ended_at__isnull=True
     ).count()
     if publishing >= settings.STAGE_MAX_PUBLISHERS:
         _event(participant, Event.PUBLISH_ERROR, error_code="QUOTA_EXCEEDED")
-        raise StageError(409, f"The stage already has {settings.STAGE_MAX_PUBLISHERS} publishers, its maximum")
+        raise RealtimeRefused(409, f"The stage already has {settings.STAGE_MAX_PUBLISHERS} publishers, its maximum")
     try:
         _room(stage)
         handle = janus.Handle.open()
     except janus.JanusError as exc:
         log.error("Janus unavailable for WHIP on %s: %s", stage.resource_id, exc)
-        raise StageError(503, "The real-time media server is not available; try again shortly") from exc
+        raise RealtimeRefused(503, "The real-time media server is not available; try again shortly") from exc
     join = functools.partial(handle.message, jsep={"type": "offer", "sdp": offer})
     try:
         joined, answer = _in_room(
@@ -235,10 +236,10 @@ def publish(*, participant: Participant, offer: str, user_agent: str = "") -> tu
     except janus.JanusError as exc:
         handle.close()
         _event(participant, Event.PUBLISH_ERROR, error_code="INVALID_INPUT", detail=str(exc))
-        raise StageError(400 if exc.code not in (None, 436) else 409, f"Publishing failed: {exc}") from exc
+        raise RealtimeRefused(400 if exc.code not in (None, 436) else 409, f"Publishing failed: {exc}") from exc
     if not answer or answer.get("type") != "answer":
         handle.close()
-        raise StageError(400, "The media server produced no answer for this offer")
+        raise RealtimeRefused(400, "The media server produced no answer for this offer")
     connection = WebRtcConnection.objects.create(
         participant=participant,
         kind=WebRtcConnection.Kind.PUBLISH,
@@ -268,20 +269,20 @@ def subscribe(
     remote = Participant.objects.filter(participant_id=remote_participant_id).first()
     if remote is not None and remote.stage_id != stage.pk:
         _event(participant, Event.SUBSCRIBE_ERROR, remote=remote_participant_id, error_code="INSUFFICIENT_CAPABILITIES")
-        raise StageError(403, "The token is for another stage than this publisher's")
+        raise RealtimeRefused(403, "The token is for another stage than this publisher's")
     is_publishing = (
         remote is not None
         and remote.connections.filter(kind=WebRtcConnection.Kind.PUBLISH, ended_at__isnull=True, media_up=True).exists()
     )
     if not is_publishing:
         _event(participant, Event.SUBSCRIBE_ERROR, remote=remote_participant_id, error_code="PUBLISHER_NOT_FOUND")
-        raise StageError(404, f"Participant {remote_participant_id} is not publishing on this stage")
+        raise RealtimeRefused(404, f"Participant {remote_participant_id} is not publishing on this stage")
     if layer not in LAYERS:
-        raise StageError(400, f"layer must be one of {', '.join(LAYERS)}")
+        raise RealtimeRefused(400, f"layer must be one of {', '.join(LAYERS)}")
     try:
         handle = janus.Handle.open()
     except janus.JanusError as exc:
-        raise StageError(503, "The real-time media server is not available; try again shortly") from exc
+        raise RealtimeRefused(503, "The real-time media server is not available; try again shortly") from exc
     try:
         _, offer = _in_room(
             stage,
@@ -304,7 +305,7 @@ def subscribe(
             error_code="PUBLISHER_NOT_FOUND",
             detail=str(exc),
         )
-        raise StageError(404, f"Subscribing failed: {exc}") from exc
+        raise RealtimeRefused(404, f"Subscribing failed: {exc}") from exc
     connection = WebRtcConnection.objects.create(
         participant=participant,
         kind=WebRtcConnection.Kind.SUBSCRIBE,
@@ -337,17 +338,17 @@ def accept_answer(*, connection: WebRtcConnection, answer: str) -> None:
     try:
         _handle(connection).message({"request": "start"}, jsep={"type": "answer", "sdp": answer})
     except janus.JanusError as exc:
-        raise StageError(400, f"The answer was refused: {exc}") from exc
+        raise RealtimeRefused(400, f"The answer was refused: {exc}") from exc
 
 
 def set_layer(*, connection: WebRtcConnection, layer: str) -> None:
     """WHEP: switch the simulcast layer the viewer receives (e.g. small tile -> low)."""
     if layer not in LAYERS:
-        raise StageError(400, f"layer must be one of {', '.join(LAYERS)}")
+        raise RealtimeRefused(400, f"layer must be one of {', '.join(LAYERS)}")
     try:
         _handle(connection).message({"request": "configure", "substream": LAYERS[layer]})
     except janus.JanusError as exc:
-        raise StageError(409, f"The layer could not be changed: {exc}") from exc
+        raise RealtimeRefused(409, f"The layer could not be changed: {exc}") from exc
 
 
 def trickle(*, connection: WebRtcConnection, fragment: str) -> None:
@@ -355,7 +356,7 @@ def trickle(*, connection: WebRtcConnection, fragment: str) -> None:
     try:
         _handle(connection).trickle(candidates, completed)
     except janus.JanusError as exc:
-        raise StageError(409, f"The candidates were refused: {exc}") from exc
+        raise RealtimeRefused(409, f"The candidates were refused: {exc}") from exc
 
 
 def end_connection(connection: WebRtcConnection, *, detail: str = "") -> None:
@@ -479,8 +480,21 @@ def close_idle_rooms(*, idle_for: dt.timedelta) -> int:
     return closed
 
 
+def create_stage(*, name: str, tags: dict) -> Stage:
+    return Stage.objects.create(name=name, tags=tags)
+
+
+def rename_stage(stage: Stage, *, name: str) -> None:
+    stage.name = name
+    stage.save(update_fields=["name"])
+
+
 def delete_stage(stage: Stage) -> None:
+    """Delete a stage nobody is connected to, ending its compositions and Janus room."""
     from mediaplane.services import compositions
+
+    if stage.participants.filter(state=Participant.State.CONNECTED).exists():
+        raise conflict("The stage has connected participants; disconnect them before deleting it")
 
     for composition in stage.compositions.filter(state__in=[*compositions.RUNNING, "STOPPING"]):
         compositions.stop_now(composition)  # a composition ends with its stage
