@@ -1,12 +1,13 @@
 // Go live from the browser: go on the studio stage if needed, then ask the site to
 // composite the stage into the channel; follow the composition's state until it ends.
+import { postWithCsrf } from "./csrf.js";
+
 const studio = document.getElementById("studio");
 const panel = document.getElementById("go-live");
 const badge = document.getElementById("broadcast-state");
 const start = document.getElementById("broadcast-start");
 const stop = document.getElementById("broadcast-stop");
 const errorBox = document.getElementById("broadcast-error");
-const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
 let onStage = false;
 let polling = null;
 
@@ -61,7 +62,7 @@ start.addEventListener("click", async () => {
     form.set("layout", document.getElementById("broadcast-layout").value);
     // One token per click: a retried request cannot start a second composition.
     form.set("token", `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
-    const response = await fetch(panel.dataset.startUrl, { method: "POST", body: form, headers, credentials: "same-origin" });
+    const response = await postWithCsrf(panel.dataset.startUrl, form);
     const body = await response.json();
     if (!response.ok) throw new Error(body.error);
     show(body.state);
@@ -74,7 +75,7 @@ start.addEventListener("click", async () => {
 });
 
 stop.addEventListener("click", async () => {
-  const response = await fetch(panel.dataset.stopUrl, { method: "POST", headers, credentials: "same-origin" });
+  const response = await postWithCsrf(panel.dataset.stopUrl);
   if (!response.ok) showError((await response.json()).error);
   follow();
 });

@@ -11,6 +11,9 @@
 //   stage.setLayer(participantId, "low" | "medium" | "high")
 //   await stage.unpublish(); await stage.leave()
 
+import { postWithCsrf } from "./csrf.js";
+import { keepOpen } from "./socket.js";
+
 const SIMULCAST = [
   { rid: "h", maxBitrate: 1_200_000 },
   { rid: "m", maxBitrate: 400_000, scaleResolutionDownBy: 2 },
@@ -55,7 +58,7 @@ async function send(method, url, token, body, contentType) {
 }
 
 function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
-  let token, claims, socket;
+  let token, claims, events; // events: the stage's event socket (keepOpen)
   const ownIds = new Set(); // every participant id this page has been (tokens are re-issued)
   let publisher = null; // { pc, url }
   const subscriptions = new Map(); // participantId -> { pc, url, layer }
@@ -68,39 +71,44 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
     onParticipants(others);
   }
 
-  function openEvents(attempt = 0) {
-    socket = new WebSocket(`${claims.events_url}?token=${encodeURIComponent(token)}`);
-    socket.onmessage = (message) => {
-      const event = JSON.parse(message.data);
-      if (event.type === "stage.snapshot") {
-        people.clear();
-        for (const p of event.participants) people.set(p.participantId, p);
-      } else if (event.type === "participant.event") {
-        const p = event.participant;
-        if (p.state === "CONNECTED") people.set(p.participantId, p);
-        else people.delete(p.participantId);
-        if (p.participantId === claims.jti && event.event === "LEFT" && event.detail.startsWith("disconnected by host")) {
-          onRemoved(event.detail);
-        }
-      } else if (event.type === "error") {
-        onError(event.message);
+  async function renewToken() {
+    token = await fetchToken();
+    claims = claimsOf(token);
+    ownIds.add(claims.jti);
+  }
+
+  function onEvent(event) {
+    if (event.type === "stage.snapshot") {
+      people.clear();
+      for (const p of event.participants) people.set(p.participantId, p);
+    } else if (event.type === "participant.event") {
+      const p = event.participant;
+      if (p.state === "CONNECTED") people.set(p.participantId, p);
+      else people.delete(p.participantId);
+      if (p.participantId === claims.jti && event.event === "LEFT" && event.detail.startsWith("disconnected by host")) {
+        onRemoved(event.detail);
       }
-      emit();
+    } else if (event.type === "error") {
+      onError(event.message);
+    }
+    emit();
+  }
+
+  function openEvents() {
+    const url = async (reconnecting) => {
+      // Reconnect with a fresh token: the old one may have expired.
+      if (reconnecting) await renewToken().catch((error) => onError(String(error)));
+      return `${claims.events_url}?token=${encodeURIComponent(token)}`;
     };
-    socket.onclose = async (event) => {
-      if (closed || event.code === 4403) return;
-      // Reconnect with a fresh token (the old one may have expired) and back-off.
-      await new Promise((r) => setTimeout(r, Math.min(15000, 500 * 2 ** attempt)));
-      if (closed) return;
-      try {
-        token = await fetchToken();
-        claims = claimsOf(token);
-        ownIds.add(claims.jti);
-      } catch (error) {
-        onError(String(error));
-      }
-      openEvents(attempt + 1);
-    };
+    events = keepOpen(url, {
+      onEvent,
+      finalCodes: [4403], // this token was revoked (participant removed) or expired
+      shouldStop: () => closed,
+      // The plane accepts a refused token's socket and only then closes it, so an open
+      // socket proves nothing: the delay keeps growing. (Unjittered, as it always was.)
+      resetOnOpen: false,
+      backoff: { jitter: false },
+    });
   }
 
   return {
@@ -111,9 +119,7 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
       return Boolean(claims?.capabilities?.allow_publish);
     },
     async join() {
-      token = await fetchToken();
-      claims = claimsOf(token);
-      ownIds.add(claims.jti);
+      await renewToken();
       openEvents();
     },
     async publish(stream, { simulcast = true } = {}) {
@@ -177,7 +183,7 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
       closed = true;
       await this.unpublish();
       await Promise.all([...subscriptions.keys()].map((id) => this.unsubscribe(id)));
-      socket?.close();
+      events?.close();
     },
   };
 }
@@ -279,11 +285,9 @@ export function createStageClient(driver, options) {
   return driver === "ivs" ? ivsDriver(options) : localDriver(options);
 }
 
-export async function tokenFetcher(url) {
-  const csrf = document.body.getAttribute("hx-headers");
-  const headers = csrf ? JSON.parse(csrf) : {};
+export function tokenFetcher(url) {
   return async () => {
-    const response = await fetch(url, { method: "POST", headers, credentials: "same-origin" });
+    const response = await postWithCsrf(url);
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || "Could not get a stage token");
     return body.token;

@@ -1,5 +1,6 @@
 // The grid of hosts on a stage: one tile per publishing participant, added and
 // removed as they come and go, each asking for the simulcast layer its size needs.
+import { retryWithBackoff } from "./socket.js";
 
 function layerFor(width) {
   if (width < 360) return "low";
@@ -15,15 +16,14 @@ export function createGrid(container, stage, { onCount = () => {} } = {}) {
     container.style.setProperty("--cols", String(Math.max(1, Math.ceil(Math.sqrt(count)))));
   }
 
-  async function subscribeWithRetry(participantId, video, attempt = 0) {
-    try {
-      await stage.subscribe(participantId, video, { layer: layerFor(video.clientWidth || 640) });
-    } catch (error) {
-      // 404 right after a host goes on: their media is not flowing yet. Try again.
-      if (tiles.has(participantId) && attempt < 6) {
-        setTimeout(() => subscribeWithRetry(participantId, video, attempt + 1), 500 * 2 ** attempt);
-      }
-    }
+  function subscribeWithRetry(participantId, video) {
+    // 404 right after a host goes on: their media is not flowing yet. Try again, six
+    // times at most (0.5 s, 1 s, … 16 s apart), while their tile is still shown.
+    retryWithBackoff(() => stage.subscribe(participantId, video, { layer: layerFor(video.clientWidth || 640) }), {
+      retries: 6,
+      shouldStop: () => !tiles.has(participantId),
+      backoff: { cap: Infinity, jitter: false },
+    }).catch(() => {});
   }
 
   function add(participant) {

@@ -27,7 +27,7 @@ function showError(message) {
 }
 
 const stage = createStageClient(root.dataset.driver, {
-  fetchToken: await tokenFetcher(root.dataset.tokenUrl),
+  fetchToken: tokenFetcher(root.dataset.tokenUrl),
   onParticipants: (participants) => grid.update(participants),
   onRemoved: (why) => {
     setOnStage(false);

@@ -15,7 +15,7 @@ function showError(message) {
 }
 
 const stage = createStageClient(root.dataset.driver, {
-  fetchToken: await tokenFetcher(root.dataset.tokenUrl),
+  fetchToken: tokenFetcher(root.dataset.tokenUrl),
   onParticipants: (participants) => grid.update(participants),
   onRemoved: () => showError("You were removed from this stage."),
   onError: showError,
