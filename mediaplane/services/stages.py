@@ -11,13 +11,12 @@ import datetime as dt
 import functools
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from core.realtime import send_event_on_commit
 from mediaplane import sdp, tokens
 from mediaplane.drivers import janus
 from mediaplane.models import Participant, ParticipantEvent, Stage, StageSession, WebRtcConnection, random_id
@@ -61,12 +60,11 @@ def _event(participant: Participant, name: str, *, remote: str = "", error_code:
         error_code=error_code,
         detail=detail[:200],
     )
-    layer = get_channel_layer()
-    if layer is None or name in (Event.SUBSCRIBE_STARTED, Event.SUBSCRIBE_STOPPED):
+    if name in (Event.SUBSCRIBE_STARTED, Event.SUBSCRIBE_STOPPED):
         return  # viewers' own subscriptions are nobody else's business
     participant.refresh_from_db(fields=["published", "state"])
-    send = functools.partial(
-        async_to_sync(layer.group_send),
+    # After the commit: sockets that look at the rows (a revocation) see them.
+    send_event_on_commit(
         events_group(participant.stage.resource_id),
         {
             "type": "participant.event",
@@ -77,7 +75,6 @@ def _event(participant: Participant, name: str, *, remote: str = "", error_code:
             "participant": participant_shape(participant),
         },
     )
-    transaction.on_commit(send)  # sockets that look at the rows (a revocation) see them
 
 
 # --- Tokens -----------------------------------------------------------------------------
@@ -421,11 +418,8 @@ def disconnect_participant(*, participant: Participant, reason: str = "") -> Non
         end_connection(connection, detail=detail)
     stage = participant.stage
     # Event sockets listening with this token close, even if it never joined (no LEFT).
-    layer = get_channel_layer()
-    if layer is not None:
-        revoked = {"type": "participant.revoked", "participantId": participant.participant_id}
-        send = functools.partial(async_to_sync(layer.group_send), events_group(stage.resource_id), revoked)
-        transaction.on_commit(send)
+    revoked = {"type": "participant.revoked", "participantId": participant.participant_id}
+    send_event_on_commit(events_group(stage.resource_id), revoked)
     try:  # also drop it from the room at once, should Janus still hold it
         janus.kick(room=stage.resource_id, secret=stage.room_secret, participant_id=participant.participant_id)
     except janus.JanusError as exc:
