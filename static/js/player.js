@@ -18,7 +18,7 @@ function metadataFeed(url, hlsRef, onMetadata, getToken) {
   let closed = false;
   // A private channel's metadata needs its playback token too (read at every reconnect).
   const path = `/_plane/metadata/${channelId}`;
-  keepOpen(() => (getToken() ? `${path}?token=${encodeURIComponent(getToken())}` : path), {
+  const socket = keepOpen(() => (getToken() ? `${path}?token=${encodeURIComponent(getToken())}` : path), {
     onEvent: (event) => {
       if (event.type !== "metadata") return;
       const behind = (hlsRef()?.latency ?? 3) * 1000 + PACKAGING_DELAY_MS;
@@ -26,7 +26,10 @@ function metadataFeed(url, hlsRef, onMetadata, getToken) {
     },
     shouldStop: () => closed,
   });
-  return () => (closed = true);
+  return () => {
+    closed = true;
+    socket.close();
+  };
 }
 
 function withToken(url, token) {
