@@ -3,18 +3,21 @@
 Every call goes through boto3. With STREAMCAT_MEDIA_PLANE=local (the default) the
 client points at the embedded, IVS-compatible media plane served by this site; with
 "aws" it points at Amazon IVS (or AWS_ENDPOINT_URL_IVS). Callers get plain dicts in
-the shapes of botocore's service models and never see which plane answered.
+the shapes of botocore's service models and never see which plane answered; every
+failure of a call reaches them as VideoError.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
-import shutil
+import logging
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
@@ -27,8 +30,11 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 
 from core.env import p384_key
+
+log = logging.getLogger(__name__)
 
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=15)
 
@@ -40,6 +46,17 @@ class VideoError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+@contextlib.contextmanager
+def failures_as(error: type[Exception], message: str) -> Iterator[None]:
+    """For services: a VideoError inside becomes their own `error(message)`, a message fit
+    to show users; the technical reason goes to the log (and stays chained)."""
+    try:
+        yield
+    except VideoError as exc:
+        log.error("%s (told the user: %s)", exc, message)
+        raise error(message) from exc
 
 
 @dataclass(frozen=True)
@@ -62,10 +79,16 @@ def _local_credentials() -> tuple[str, str]:
     return next(iter(settings.LOCAL_PLANE_ACCESS_KEYS.items()))
 
 
+# The services the local plane serves. S3 and CloudWatch are always Amazon's: the plane
+# has neither (its recordings' S3 mirror, STREAMCAT_RECORDING_STORAGE=s3, is the real S3).
+_PLANE_SERVICES = ("ivs", "ivs-realtime")
+
+
 @functools.cache
 def client(service: str = "ivs"):
-    """A cached boto3 client for `ivs` or `ivs-realtime` (clients are thread-safe)."""
-    if is_local():
+    """A cached boto3 client (clients are thread-safe) for `ivs` or `ivs-realtime`, on the
+    local plane in local mode, or for Amazon's `s3` and `cloudwatch`."""
+    if is_local() and service in _PLANE_SERVICES:
         key_id, secret = _local_credentials()
         return boto3.client(
             service,
@@ -78,14 +101,27 @@ def client(service: str = "ivs"):
     return boto3.client(service, region_name=settings.AWS_REGION, config=_CONFIG)
 
 
-def _call(service: str, operation: str, **params) -> dict:
+@contextlib.contextmanager
+def _video_errors() -> Iterator[None]:
+    """botocore's ClientError, as the VideoError callers handle."""
     try:
-        response = getattr(client(service), operation)(**params)
+        yield
     except ClientError as exc:
         error = exc.response.get("Error", {})
         raise VideoError(error.get("Code", "Unknown"), error.get("Message", str(exc))) from exc
+
+
+def _call(service: str, operation: str, **params) -> dict:
+    with _video_errors():
+        response = getattr(client(service), operation)(**params)
     response.pop("ResponseMetadata", None)
     return response
+
+
+def _pages(service: str, operation: str, **params) -> Iterator[dict]:
+    """Every page of a listing, fetched as the caller reads on."""
+    with _video_errors():
+        yield from client(service).get_paginator(operation).paginate(**params)
 
 
 # --- Channels and stream keys -------------------------------------------------
@@ -204,30 +240,70 @@ def set_channel_recording(*, channel_arn: str, recording_configuration_arn: str)
     _call("ivs", "update_channel", arn=channel_arn, recordingConfigurationArn=recording_configuration_arn)
 
 
+# IVS writes each recording under ivs/v1/<account>/<channel id>/<yyyy>/<mm>/<dd>/<hh>/<mm>/<recording id>/.
+_RECORDING_ENDED = "events/recording-ended.json"
+_RECORDING_MP4 = "media/mp4/recording.mp4"
+_RECORDING_THUMBNAIL = "media/thumbnails/thumb0.jpg"
+_FOLDERS_TO_A_RECORDING = 6  # <yyyy>/<mm>/<dd>/<hh>/<mm>/<recording id> under the channel's prefix
+
+
+def _recordings_prefix(channel_arn: str) -> str:
+    """Where IVS writes a channel's recordings in its bucket: ivs/v1/<account>/<channel id>/."""
+    account, channel_id = channel_arn.split(":")[4], channel_arn.rsplit("/", 1)[1]
+    return f"ivs/v1/{account}/{channel_id}/"
+
+
+def _local_bucket(bucket: str) -> FileSystemStorage:
+    """A bucket of the local plane: a folder under STORAGE_DIR, served at /recordings/<bucket>/."""
+    return FileSystemStorage(location=settings.STORAGE_DIR / bucket)
+
+
 def find_recording(*, channel_arn: str, stream_id: str, bucket: str) -> dict | None:
     """The recording of one broadcast: {"url", "thumbnail", "duration"} or None (not
     written yet). The URLs are locations, not links to hand out: `recording_link` makes
     those. Locally the bucket is a folder served at /recordings/ (private channels' files
     with a playback token); on AWS the locations are `s3://bucket/key`, linked with
     presigned URLs made when a page is shown, for those who may watch."""
-    channel_id = channel_arn.rsplit("/", 1)[1]
     if is_local():
-        root = settings.STORAGE_DIR / bucket
-        for ended in root.glob(f"ivs/v1/*/{channel_id}/*/*/*/*/*/*/events/recording-ended.json"):
-            info = json.loads(ended.read_text())
-            if info.get("stream_id") == stream_id and info["recording_status"] == "RECORDING_ENDED":
-                base = f"{settings.PUBLIC_URL}/recordings/{ended.parent.parent.relative_to(settings.STORAGE_DIR)}"
-                return _recording(
-                    info, base, has_thumbnail=(ended.parent.parent / "media/thumbnails/thumb0.jpg").exists()
-                )
-        return None
+        return _local_recording(channel_arn=channel_arn, stream_id=stream_id, bucket=bucket)
     return _s3_recording(channel_arn=channel_arn, stream_id=stream_id, bucket=bucket)
 
 
-def _recording(info: dict, base: str, *, has_thumbnail: bool) -> dict:
+def _local_recording(*, channel_arn: str, stream_id: str, bucket: str) -> dict | None:
+    storage = _local_bucket(bucket)
+    for folder in _local_recording_folders(storage, _recordings_prefix(channel_arn)):
+        with storage.open(f"{folder}/{_RECORDING_ENDED}") as ended:
+            info = json.load(ended)
+        if info.get("stream_id") == stream_id and info["recording_status"] == "RECORDING_ENDED":
+            location = f"{settings.PUBLIC_URL}/recordings/{bucket}/{folder}"
+            return _recording(info, location, has_thumbnail=storage.exists(f"{folder}/{_RECORDING_THUMBNAIL}"))
+    return None
+
+
+def _local_recording_folders(storage: FileSystemStorage, prefix: str) -> list[str]:
+    """The folders under `prefix` that hold a finished recording."""
+    folders = [prefix.rstrip("/")] if storage.exists(prefix) else []
+    for _ in range(_FOLDERS_TO_A_RECORDING):
+        folders = [f"{folder}/{name}" for folder in folders for name in storage.listdir(folder)[0]]
+    return [folder for folder in folders if storage.exists(f"{folder}/{_RECORDING_ENDED}")]
+
+
+def _s3_recording(*, channel_arn: str, stream_id: str, bucket: str) -> dict | None:
+    for page in _pages("s3", "list_objects_v2", Bucket=bucket, Prefix=_recordings_prefix(channel_arn)):
+        for item in page.get("Contents", []):
+            if not item["Key"].endswith(_RECORDING_ENDED):
+                continue
+            info = json.load(_call("s3", "get_object", Bucket=bucket, Key=item["Key"])["Body"])
+            if info.get("stream_id") == stream_id:
+                folder = item["Key"].removesuffix(f"/{_RECORDING_ENDED}")
+                return _recording(info, f"s3://{bucket}/{folder}", has_thumbnail=True)
+    return None
+
+
+def _recording(info: dict, location: str, *, has_thumbnail: bool) -> dict:
     return {
-        "url": f"{base}/media/mp4/recording.mp4",
-        "thumbnail": f"{base}/media/thumbnails/thumb0.jpg" if has_thumbnail else "",
+        "url": f"{location}/{_RECORDING_MP4}",
+        "thumbnail": f"{location}/{_RECORDING_THUMBNAIL}" if has_thumbnail else "",
         "duration": info["recording_duration_ms"] / 1000,
     }
 
@@ -242,44 +318,29 @@ def recording_link(location: str, *, token: str = "", seconds: int) -> str:
     return f"{location}?{urllib.parse.urlencode({'token': token})}" if token and location else location
 
 
-def _recordings_prefix(channel_arn: str) -> str:
-    """Where IVS writes a channel's recordings in its bucket: ivs/v1/<account>/<channel id>/."""
-    account, channel_id = channel_arn.split(":")[4], channel_arn.rsplit("/", 1)[1]
-    return f"ivs/v1/{account}/{channel_id}/"
-
-
-def _s3_recording(*, channel_arn: str, stream_id: str, bucket: str) -> dict | None:
-    s3 = client("s3")
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=_recordings_prefix(channel_arn))
-    for page in pages:
-        for item in page.get("Contents", []):
-            if not item["Key"].endswith("events/recording-ended.json"):
-                continue
-            info = json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
-            if info.get("stream_id") != stream_id:
-                continue
-            prefix = item["Key"].rsplit("/events/", 1)[0]
-            return {
-                "url": f"s3://{bucket}/{prefix}/media/mp4/recording.mp4",
-                "thumbnail": f"s3://{bucket}/{prefix}/media/thumbnails/thumb0.jpg",
-                "duration": info["recording_duration_ms"] / 1000,
-            }
-    return None
-
-
 def delete_recordings(*, channel_arn: str, bucket: str) -> None:
     """Delete every recording of a channel: the local bucket folder, and the S3 bucket
     when recordings go there (AWS mode, or the local plane's S3 mirror)."""
     prefix = _recordings_prefix(channel_arn)
     if is_local():
-        shutil.rmtree(settings.STORAGE_DIR / bucket / prefix, ignore_errors=True)
+        storage = _local_bucket(bucket)
+        if storage.exists(prefix):
+            _delete_folder(storage, prefix.rstrip("/"))
     if not is_local() or settings.RECORDING_STORAGE == "s3":
-        # The local plane's mirror is the real S3 (as django-storages writes it), not the plane.
-        s3 = boto3.client("s3", region_name=settings.AWS_REGION, config=_CONFIG) if is_local() else client("s3")
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for page in _pages("s3", "list_objects_v2", Bucket=bucket, Prefix=prefix):
             keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
             if keys:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                _call("s3", "delete_objects", Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+
+
+def _delete_folder(storage: FileSystemStorage, folder: str) -> None:
+    """A folder of a local bucket and everything in it."""
+    folders, files = storage.listdir(folder)
+    for name in folders:
+        _delete_folder(storage, f"{folder}/{name}")
+    for name in files:
+        storage.delete(f"{folder}/{name}")
+    storage.delete(folder)  # empty now: FileSystemStorage removes the folder itself
 
 
 def delete_channel(*, channel_arn: str) -> None:
@@ -295,11 +356,8 @@ def get_stream_key(*, stream_key_arn: str) -> dict:
 
 
 def list_stream_key_arns(*, channel_arn: str) -> list[str]:
-    paginator = client("ivs").get_paginator("list_stream_keys")
-    try:
-        return [key["arn"] for page in paginator.paginate(channelArn=channel_arn) for key in page["streamKeys"]]
-    except ClientError as exc:
-        raise VideoError(exc.response["Error"]["Code"], exc.response["Error"]["Message"]) from exc
+    pages = _pages("ivs", "list_stream_keys", channelArn=channel_arn)
+    return [key["arn"] for page in pages for key in page["streamKeys"]]
 
 
 def delete_stream_key(*, stream_key_arn: str) -> None:
@@ -328,11 +386,7 @@ def get_stream(*, channel_arn: str) -> dict | None:
 
 def list_live_streams() -> list[dict]:
     """Every stream live now, across all pages."""
-    paginator = client("ivs").get_paginator("list_streams")
-    try:
-        return [s for page in paginator.paginate() for s in page["streams"]]
-    except ClientError as exc:
-        raise VideoError(exc.response["Error"]["Code"], exc.response["Error"]["Message"]) from exc
+    return [stream for page in _pages("ivs", "list_streams") for stream in page["streams"]]
 
 
 def stop_stream(*, channel_arn: str) -> bool:
@@ -506,13 +560,14 @@ def _cloudwatch_ingest_metrics(channel_arn: str, start: dt.datetime, end: dt.dat
         }
         for key, metric in _CLOUDWATCH_METRICS.items()
     ]
-    cloudwatch = boto3.client("cloudwatch", region_name=settings.AWS_REGION, config=_CONFIG)
-    try:
-        results = cloudwatch.get_metric_data(
-            MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampAscending"
-        )["MetricDataResults"]
-    except ClientError as exc:
-        raise VideoError(exc.response["Error"]["Code"], exc.response["Error"]["Message"]) from exc
+    results = _call(
+        "cloudwatch",
+        "get_metric_data",
+        MetricDataQueries=queries,
+        StartTime=start,
+        EndTime=end,
+        ScanBy="TimestampAscending",
+    )["MetricDataResults"]
     by_time: dict[dt.datetime, dict[str, float]] = {}
     for result in results:
         for timestamp, value in zip(result["Timestamps"], result["Values"], strict=True):

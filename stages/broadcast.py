@@ -4,6 +4,7 @@ plays for every viewer exactly like an OBS broadcast."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from channels_app.models import Channel
@@ -18,6 +19,7 @@ LAYOUTS = {
     "pip": {"pip": {"pipParticipantAttribute": "pip", "pipPosition": "BOTTOM_RIGHT", "pipOffset": 24}},
 }
 RUNNING = ("STARTING", "ACTIVE")
+log = logging.getLogger(__name__)
 
 
 def studio_for(*, channel: Channel):
@@ -42,7 +44,7 @@ def go_live(*, channel: Channel, preset: str, layout: str, request_token: str) -
     current = broadcast_state(channel=channel)
     if current["state"] in RUNNING:
         return current
-    try:
+    with video.failures_as(ChannelError, "The video service could not start the broadcast. Please try again."):
         composition = video.start_composition(
             stage_arn=studio_for(channel=channel).arn,
             channel_arn=channel.arn,
@@ -50,8 +52,6 @@ def go_live(*, channel: Channel, preset: str, layout: str, request_token: str) -
             layout=LAYOUTS[layout],
             token=(request_token or secrets.token_hex(8))[:64],
         )
-    except video.VideoError as exc:
-        raise ChannelError(f"Could not go live: {exc.message}") from exc
     channel.composition_arn, channel.broadcast_preset, channel.broadcast_layout = composition["arn"], preset, layout
     channel.save(update_fields=["composition_arn", "broadcast_preset", "broadcast_layout"])
     return {"state": composition["state"]}
@@ -75,4 +75,5 @@ def end_broadcast(*, channel: Channel) -> None:
         video.stop_composition(composition_arn=channel.composition_arn)
     except video.VideoError as exc:
         if exc.code != "ResourceNotFoundException":
-            raise ChannelError(f"Could not end the broadcast: {exc.message}") from exc
+            log.error("StopComposition for %s failed: %s", channel, exc)
+            raise ChannelError("The video service could not end the broadcast. Please try again.") from exc

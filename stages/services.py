@@ -33,12 +33,19 @@ class StageError(Exception):
     """A user-facing failure with a message fit to show."""
 
 
+class StageUnavailable(StageError):
+    """The video service failed; trying again later may work."""
+
+
+def _video_failures(action: str):
+    """A failed IVS call inside, as the StageUnavailable a user sees (the reason is logged)."""
+    return video.failures_as(StageUnavailable, f"The video service could not {action}. Please try again.")
+
+
 def create_stage(*, user, title: str) -> Stage:
     name = re.sub(r"[^a-zA-Z0-9_-]", "-", f"streamcat-{user.username}-stage")[:128]
-    try:
+    with _video_failures("create the stage"):
         ivs_stage = video.create_stage(name=name)
-    except video.VideoError as exc:
-        raise StageError("The video service could not create the stage. Please try again.") from exc
     return Stage.objects.create(owner=user, title=title, arn=ivs_stage["arn"])
 
 
@@ -49,7 +56,8 @@ def delete_stage(*, stage: Stage) -> None:
         if exc.code == "ConflictException":
             raise StageError("People are still on this stage: remove them or wait until they leave.") from exc
         if exc.code != "ResourceNotFoundException":
-            raise StageError(f"The stage could not be deleted: {exc.message}") from exc
+            log.error("DeleteStage of %s failed: %s", stage, exc)
+            raise StageUnavailable("The video service could not delete the stage. Please try again.") from exc
     stage.delete()
 
 
@@ -70,18 +78,19 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
         user_id, username = str(user.pk), user.username
     else:
         user_id, username = f"guest-{session_key[:12] or secrets.token_hex(6)}", "guest"
-    issued = video.create_participant_token(
-        stage_arn=stage.arn,
-        user_id=user_id,
-        # featured/pip: how a composition of this stage places them (stages.broadcast).
-        attributes={
-            "username": username,
-            "avatar": username[:1].upper(),
-            "featured": "true" if stage.is_host(user) else "false",
-            "pip": "false" if stage.is_host(user) else "true",
-        },
-        publish=may_publish,
-    )
+    with _video_failures("let you join the stage"):
+        issued = video.create_participant_token(
+            stage_arn=stage.arn,
+            user_id=user_id,
+            # featured/pip: how a composition of this stage places them (stages.broadcast).
+            attributes={
+                "username": username,
+                "avatar": username[:1].upper(),
+                "featured": "true" if stage.is_host(user) else "false",
+                "pip": "false" if stage.is_host(user) else "true",
+            },
+            publish=may_publish,
+        )
     now = timezone.now()
     ParticipantToken.objects.filter(expires_at__lte=now).delete()  # nothing left to revoke in those
     ParticipantToken.objects.create(
@@ -130,10 +139,8 @@ def remove_participant(*, stage: Stage, participant_id: str, by) -> None:
     A guest removed this way loses their guest spot too."""
     listed = {p["participantId"]: p for p in video.connected_participants(stage_arn=stage.arn)}
     user_id = listed.get(participant_id, {}).get("userId", "")
-    try:
+    with _video_failures("remove the participant"):
         video.disconnect_participant(stage_arn=stage.arn, participant_id=participant_id, reason=f"removed by {by}")
-    except video.VideoError as exc:
-        raise StageError(f"Could not remove the participant: {exc.message}") from exc
     if user_id.isdigit():
         _end_guest_spot(stage, int(user_id))
 
@@ -371,7 +378,8 @@ def end_guest_spot(*, stage: Stage, user_id, by) -> None:
                 )
             except video.VideoError as exc:
                 if exc.code != "ResourceNotFoundException":
-                    raise StageError(f"Could not remove the guest: {exc.message}") from exc
+                    log.error("Removing guest %s from %s failed: %s", user_id, stage, exc)
+                    raise StageUnavailable("The video service could not remove the guest. Please try again.") from exc
 
 
 def _end_guest_spot(stage: Stage, user_id: int) -> bool:

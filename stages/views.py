@@ -8,7 +8,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.models import Channel
 from channels_app.services import ChannelError
-from core import video
 from stages import access, broadcast, services
 from stages.forms import StageAccessForm, StageForm
 from stages.models import Stage
@@ -56,10 +55,10 @@ def stage_token(request, pk):
         request.session.save()
     try:
         issued = services.token_for(stage=stage, user=request.user, session_key=request.session.session_key)
+    except services.StageUnavailable as exc:
+        return JsonResponse({"error": str(exc)}, status=503)
     except services.StageError as exc:
         return JsonResponse({"error": str(exc)}, status=403)
-    except video.VideoError as exc:
-        return JsonResponse({"error": exc.message}, status=503)
     return JsonResponse(issued)
 
 

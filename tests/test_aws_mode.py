@@ -7,7 +7,6 @@ the request the layer sends and the response shape it reads must match the
 
 import datetime as dt
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -149,13 +148,11 @@ def test_errors_become_video_errors(aws):
     assert excinfo.value.code == "ServiceQuotaExceededException"
 
 
-def test_ingest_metrics_come_from_cloudwatch(aws, monkeypatch):
-    cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
-    monkeypatch.setattr(video.boto3, "client", lambda service, **kwargs: cloudwatch)
+def test_ingest_metrics_come_from_cloudwatch(settings, monkeypatch):
     start = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
     end = start + dt.timedelta(minutes=5)
     t1 = start + dt.timedelta(minutes=1)
-    with Stubber(cloudwatch) as stub:
+    for stub in _stubbed("cloudwatch", settings, monkeypatch):
         stub.add_response(
             "get_metric_data",
             {
