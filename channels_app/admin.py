@@ -2,7 +2,6 @@ from django.contrib import admin, messages
 
 from channels_app import services
 from channels_app.models import Category, Channel, HealthSample, StreamEvent, StreamSession
-from core import video
 
 
 @admin.register(Category)
@@ -57,7 +56,7 @@ class ChannelAdmin(admin.ModelAdmin):
             try:
                 if action(channel) is not False:
                     count += 1
-            except (services.ChannelError, video.VideoError) as exc:
+            except services.ChannelError as exc:
                 self.message_user(request, f"{channel}: {exc}", messages.ERROR)
         self.message_user(request, f"{done}: {count} channel(s).", messages.SUCCESS)
 

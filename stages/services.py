@@ -119,7 +119,8 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
 
 def participants(*, stage: Stage) -> list[dict]:
     """Who is connected now: participant id, username, whether they publish, whether host."""
-    listed = video.connected_participants(stage_arn=stage.arn)
+    with _video_failures("list who is on the stage"):
+        listed = video.connected_participants(stage_arn=stage.arn)
     user_ids = {int(p["userId"]) for p in listed if p.get("userId", "").isdigit()}
     names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
     return [
@@ -137,9 +138,9 @@ def participants(*, stage: Stage) -> list[dict]:
 def remove_participant(*, stage: Stage, participant_id: str, by) -> None:
     """A host removes someone: their media stops now and their token stops working.
     A guest removed this way loses their guest spot too."""
-    listed = {p["participantId"]: p for p in video.connected_participants(stage_arn=stage.arn)}
-    user_id = listed.get(participant_id, {}).get("userId", "")
     with _video_failures("remove the participant"):
+        listed = {p["participantId"]: p for p in video.connected_participants(stage_arn=stage.arn)}
+        user_id = listed.get(participant_id, {}).get("userId", "")
         video.disconnect_participant(stage_arn=stage.arn, participant_id=participant_id, reason=f"removed by {by}")
     if user_id.isdigit():
         _end_guest_spot(stage, int(user_id))

@@ -108,7 +108,10 @@ def participant_remove(request, pk, participant_id):
 
 
 def _participants_panel(request, stage: Stage):
-    context = {"stage": stage, "participants": services.participants(stage=stage)}
+    try:
+        context = {"stage": stage, "participants": services.participants(stage=stage)}
+    except services.StageError as exc:
+        return HttpResponse(str(exc), status=503)
     return render(request, "stages/partials/participants.html", context)
 
 
