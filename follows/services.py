@@ -7,9 +7,8 @@ from __future__ import annotations
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 
-from channels_app import access, selectors
+from channels_app import access
 from channels_app.models import Channel, PlaybackAccess
 from core import video
 from follows.models import Follow
@@ -20,10 +19,6 @@ log = logging.getLogger(__name__)
 
 class FollowError(Exception):
     pass
-
-
-def is_following(user, channel: Channel) -> bool:
-    return user.is_authenticated and Follow.objects.filter(user=user, channel=channel).exists()
 
 
 def follow(*, user, channel: Channel) -> None:
@@ -46,13 +41,3 @@ def unfollow(*, user, channel: Channel) -> None:
             access.revoke(channel, user)
         except video.VideoError as exc:  # their token still expires within PLAYBACK_TOKEN_SECONDS
             log.error("Revoking %s on %s failed: %s", user, channel, exc)
-
-
-def following(user) -> QuerySet[Channel]:
-    """The channels `user` follows: live ones first (most watched first), then by latest broadcast."""
-    return (
-        selectors.channel_cards()
-        .filter(followers__user=user)
-        .annotate(offline=ExpressionWrapper(Q(live_since__isnull=True), output_field=BooleanField()))
-        .order_by("offline", "-viewer_count", F("last_live_at").desc(nulls_last=True), "slug")
-    )

@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from channels_app.models import Channel, PlaybackAccess
-from follows import services
+from follows import selectors, services
 
 
 def _answer(request, channel: Channel, error: str = ""):
@@ -13,7 +13,7 @@ def _answer(request, channel: Channel, error: str = ""):
         return redirect(channel.get_absolute_url())
     context = {
         "channel": channel,
-        "following": services.is_following(request.user, channel),
+        "following": selectors.is_following(request.user, channel),
         "follower_count": channel.followers.count(),
         "error": error,
     }
@@ -41,4 +41,4 @@ def follow(request, slug, following: bool):
 
 @login_required
 def following_page(request):
-    return render(request, "follows/following.html", {"channels": services.following(request.user)})
+    return render(request, "follows/following.html", {"channels": selectors.following(request.user)})

@@ -14,7 +14,7 @@ from channels_app.forms import ChannelForm, ChannelSettingsForm
 from channels_app.models import Category, Channel, StreamSession
 from chat.services import chat_replay, room_for_channel
 from core import video
-from follows import services as follows
+from follows import selectors as follows
 from stages import broadcast
 
 
