@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from channels_app import access as channel_access
-from chat import realtime, services
+from chat import realtime, selectors, services
 from chat.fanout import fanout
 from chat.models import ChatRoom
 from chat.services import ChatError
@@ -82,7 +82,7 @@ class ChatConsumer(JsonSocket):
                 "heartbeat": settings.CHAT_HEARTBEAT,
                 "viewers": realtime.count(self.room.pk),
             },
-            services.history(room=self.room, after=int(after) if MESSAGE_ID.fullmatch(after) else None),
+            selectors.history(room=self.room, after=int(after) if MESSAGE_ID.fullmatch(after) else None),
             services.sanction_event(services.active_sanction(self.user, self.room)),
         ]
         return events + self.opening_extras()

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from channels_app.models import Channel, StreamSession
-from chat import realtime, services
+from chat import realtime, selectors, services
 from chat.models import ChatBan, ChatModerator, Message, ModerationAction
 from tests.chat_sockets import ChatSocket
 
@@ -181,7 +181,7 @@ def test_deleting_a_message_removes_it_for_everyone_and_is_logged(room, alice, b
     assert message.deleted_at is not None and message.deleted_by == alice
     log = ModerationAction.objects.get()
     assert (log.moderator, log.kind, log.target, log.message) == (alice, "delete", bob, message)
-    assert services.history(room=room)["messages"] == []
+    assert selectors.history(room=room)["messages"] == []
 
 
 def test_time_out_stops_sending_until_it_ends(room, alice, bob):
@@ -310,7 +310,7 @@ def test_clear_hides_everything_for_everyone(room, alice, bob):
 
     assert run(scenario()) == {"type": "chat.clear"}
     assert not Message.objects.filter(deleted_at__isnull=True).exists()
-    assert services.history(room=room)["messages"] == []
+    assert selectors.history(room=room)["messages"] == []
     assert ModerationAction.objects.get().detail == "3 messages"
 
 
@@ -358,7 +358,7 @@ def test_reconnect_replays_what_was_missed_without_duplicates(room, alice, bob, 
     assert replay["deleted"] == [missed_deletion.id]
     # Missing more than the replay limit: the client starts over from recent history.
     settings.CHAT_REPLAY_LIMIT = 2
-    assert services.history(room=room, after=held[-1].id)["reset"] is True
+    assert selectors.history(room=room, after=held[-1].id)["reset"] is True
 
 
 def test_presence_counts_connections_and_drops_silent_ones(room, alice, bob, channel):

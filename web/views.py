@@ -12,7 +12,8 @@ from analytics import services as analytics
 from channels_app import access, selectors, services
 from channels_app.forms import ChannelForm, ChannelSettingsForm
 from channels_app.models import Category, Channel, StreamSession
-from chat.services import chat_replay, room_for_channel
+from chat.selectors import chat_replay
+from chat.services import room_for_channel
 from core import video
 from follows import selectors as follows
 from stages import broadcast
