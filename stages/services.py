@@ -197,6 +197,7 @@ def follower_left(*, channel: Channel, user) -> None:
 def account_closed(*, user) -> None:
     """`user`'s account is being closed (deleted, or kept as an archive and deactivated):
     once that is committed, every stage token issued to them is revoked."""
+    recheck_access(user_id=user.pk)  # their chat sockets close too, whoever closed the account
     issued = ParticipantToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=timezone.now())
     revocable = list(issued.values_list("stage__arn", "participant_id"))
     if revocable:

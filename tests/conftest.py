@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
+from django.test import TransactionTestCase
 from playwright.sync_api import sync_playwright
 
 from channels_app.models import Channel
@@ -38,6 +39,34 @@ CHROMIUM_ARGS = [
 ]
 # Kept after the run (var/ is ignored by git) so people can look at the pages.
 SCREENSHOTS = settings.BASE_DIR / "var" / "test-screenshots"
+
+
+def _deadlocked(error: BaseException | None) -> bool:
+    while error is not None:
+        if "deadlock detected" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+_flush_tables = TransactionTestCase._fixture_teardown
+
+
+def _flush_tables_again_after_a_deadlock(self):
+    """A transactional test ends by emptying every table (TRUNCATE on PostgreSQL) while
+    the running stack (Celery beat, the app) may be reading them: PostgreSQL can then
+    pick the TRUNCATE as a deadlock's victim. The reader's transaction is short; the
+    flush is tried again instead of leaving the rows to the next test."""
+    for attempt in range(1, 6):
+        try:
+            return _flush_tables(self)
+        except Exception as exc:  # noqa: BLE001 - only a deadlock is retried; the rest re-raised
+            if attempt == 5 or not _deadlocked(exc):
+                raise
+            time.sleep(0.2 * attempt)
+
+
+TransactionTestCase._fixture_teardown = _flush_tables_again_after_a_deadlock
 
 
 @pytest.fixture(scope="module")
