@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 
 from chat.consumers import ChatConsumer
 from chat.services import ChatError, publish_to_user
-from stages import access, services
+from stages import access, selectors, services
 
 
 def _stage_action(function):
@@ -51,13 +51,13 @@ class RoomSocket(ChatConsumer):
                 "type": "stage.request" if invite.kind == invite.Kind.REQUEST else "stage.invite",
                 "invite": invite.as_event(),
             }
-            for invite in services.open_invites(stage=self.guest_stage, user=self.user)
+            for invite in selectors.open_invites(stage=self.guest_stage, user=self.user)
         ]
 
     async def audience_changed(self) -> None:
         """A stage's hosts see the logged-in viewers, to invite one."""
         if self.guest_stage and self.user.is_authenticated:
-            audience = await database_sync_to_async(services.audience)(stage=self.guest_stage)
+            audience = await database_sync_to_async(selectors.audience)(stage=self.guest_stage)
             await database_sync_to_async(publish_to_user)(self.room, self.room.owner_id, audience)
 
     def _stage(self):
@@ -91,7 +91,7 @@ class RoomSocket(ChatConsumer):
         stage = self._stage()
         if not stage.is_host(self.user):
             raise ChatError("forbidden", "Only the stage's hosts see who is watching.")
-        return services.audience(stage=stage)
+        return selectors.audience(stage=stage)
 
     ACTIONS = {
         **ChatConsumer.ACTIONS,

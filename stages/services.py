@@ -23,28 +23,16 @@ from chat.models import ChatRoom
 from chat.services import publish_to_user, recheck_access, room_for_channel, room_for_stage
 from core import video
 from stages import access
+from stages.errors import StageError, StageUnavailable, video_failures
 from stages.models import ParticipantToken, Stage, StageInvite, Visibility
 
 Status = StageInvite.Status
 log = logging.getLogger(__name__)
 
 
-class StageError(Exception):
-    """A user-facing failure with a message fit to show."""
-
-
-class StageUnavailable(StageError):
-    """The video service failed; trying again later may work."""
-
-
-def _video_failures(action: str):
-    """A failed IVS call inside, as the StageUnavailable a user sees (the reason is logged)."""
-    return video.failures_as(StageUnavailable, f"The video service could not {action}. Please try again.")
-
-
 def create_stage(*, user, title: str) -> Stage:
     name = re.sub(r"[^a-zA-Z0-9_-]", "-", f"streamcat-{user.username}-stage")[:128]
-    with _video_failures("create the stage"):
+    with video_failures("create the stage"):
         ivs_stage = video.create_stage(name=name)
     return Stage.objects.create(owner=user, title=title, arn=ivs_stage["arn"])
 
@@ -78,7 +66,7 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
         user_id, username = str(user.pk), user.username
     else:
         user_id, username = f"guest-{session_key[:12] or secrets.token_hex(6)}", "guest"
-    with _video_failures("let you join the stage"):
+    with video_failures("let you join the stage"):
         issued = video.create_participant_token(
             stage_arn=stage.arn,
             user_id=user_id,
@@ -117,28 +105,10 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
     }
 
 
-def participants(*, stage: Stage) -> list[dict]:
-    """Who is connected now: participant id, username, whether they publish, whether host."""
-    with _video_failures("list who is on the stage"):
-        listed = video.connected_participants(stage_arn=stage.arn)
-    user_ids = {int(p["userId"]) for p in listed if p.get("userId", "").isdigit()}
-    names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
-    return [
-        {
-            "participantId": p["participantId"],
-            "username": names.get(int(p["userId"]), "guest") if p.get("userId", "").isdigit() else "guest",
-            "published": p.get("published", False),
-            "isHost": p.get("userId") == str(stage.owner_id),
-            "since": p.get("firstJoinTime"),
-        }
-        for p in listed
-    ]
-
-
 def remove_participant(*, stage: Stage, participant_id: str, by) -> None:
     """A host removes someone: their media stops now and their token stops working.
     A guest removed this way loses their guest spot too."""
-    with _video_failures("remove the participant"):
+    with video_failures("remove the participant"):
         listed = {p["participantId"]: p for p in video.connected_participants(stage_arn=stage.arn)}
         user_id = listed.get(participant_id, {}).get("userId", "")
         video.disconnect_participant(stage_arn=stage.arn, participant_id=participant_id, reason=f"removed by {by}")
@@ -340,25 +310,6 @@ def answer(*, invite_id, user, accept: bool) -> StageInvite:
     if accept:
         _user_event(stage, invite.user_id, {"type": "stage.guest", "studioUrl": stage.get_absolute_url()})
     return invite
-
-
-def open_invites(*, stage: Stage, user) -> list[StageInvite]:
-    """What a (re)connecting page should show: a host sees pending requests, a viewer
-    the invites waiting for their answer."""
-    pending = stage.invites.filter(status=Status.PENDING, expires_at__gt=timezone.now()).select_related(
-        "user", "created_by"
-    )
-    if stage.is_host(user):
-        return list(pending.filter(kind=StageInvite.Kind.REQUEST))
-    return list(pending.filter(kind=StageInvite.Kind.INVITE, user=user)) if user.is_authenticated else []
-
-
-def audience(*, stage: Stage) -> dict:
-    """For hosts: logged-in viewers watching now, and who is on stage as a guest."""
-    present = realtime.users_present(guest_room(stage).pk)
-    guest_ids = set(stage.invites.filter(status=Status.ACCEPTED).values_list("user_id", flat=True))
-    viewers = [{"userId": uid, "user": name, "guest": uid in guest_ids} for uid, name in sorted(present.items())]
-    return {"type": "stage.audience", "viewers": [v for v in viewers if v["userId"] != stage.owner_id]}
 
 
 def end_guest_spot(*, stage: Stage, user_id, by) -> None:

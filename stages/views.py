@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.models import Channel
 from channels_app.services import ChannelError
-from stages import access, broadcast, services
+from stages import access, broadcast, selectors, services
 from stages.forms import StageAccessForm, StageForm
 from stages.models import Stage
 
@@ -109,7 +109,7 @@ def participant_remove(request, pk, participant_id):
 
 def _participants_panel(request, stage: Stage):
     try:
-        context = {"stage": stage, "participants": services.participants(stage=stage)}
+        context = {"stage": stage, "participants": selectors.participants(stage=stage)}
     except services.StageError as exc:
         return HttpResponse(str(exc), status=503)
     return render(request, "stages/partials/participants.html", context)

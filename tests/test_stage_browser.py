@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from core import video
-from stages import services
+from stages import selectors, services
 from tests.conftest import SCREENSHOTS, wait_for
 from tests.webrtc_clients import http, wait_until, whep_subscribe
 
@@ -73,10 +73,10 @@ def test_two_hosts_publish_and_a_viewer_sees_both(login):
     owner_page.get_by_test_id("participants").locator("li", has_text="watcher").locator("button").click()
     expect(viewer.locator("#studio-error")).to_contain_text("removed", timeout=15_000)
     wait_for(
-        lambda: "watcher" not in [p["username"] for p in services.participants(stage=stage)],
+        lambda: "watcher" not in [p["username"] for p in selectors.participants(stage=stage)],
         message="the viewer to be gone",
     )
-    assert sum(p["published"] for p in services.participants(stage=stage)) == 2
+    assert sum(p["published"] for p in selectors.participants(stage=stage)) == 2
 
 
 def test_a_viewer_can_receive_the_low_simulcast_layer(login):
@@ -88,7 +88,7 @@ def test_a_viewer_can_receive_the_low_simulcast_layer(login):
     owner_page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
     owner_page.get_by_test_id("join").click()
     expect(owner_page.get_by_test_id("stage-state")).to_have_text("ON STAGE")
-    host = wait_for(lambda: [p for p in services.participants(stage=stage) if p["published"]], message="publishing")
+    host = wait_for(lambda: [p for p in selectors.participants(stage=stage) if p["published"]], message="publishing")
     viewer_token = video.create_participant_token(stage_arn=stage.arn, user_id="probe", attributes={}, publish=False)
 
     sizes: dict[str, set] = {}
