@@ -146,39 +146,3 @@ def aggregate(now: dt.datetime | None = None) -> int:
                 written += 1
         PlaybackReport.objects.filter(pk__in=[r.pk for r in reports]).delete()
     return written
-
-
-CHART_MINUTES = 2000  # points on the session page's charts (33 hours)
-
-
-def session_audience(session: StreamSession) -> tuple[list[dict], dict]:
-    """The session page's series (one point per minute) and its totals over the
-    broadcast (peak players, stalls, who watched at what resolution and on what),
-    from one read of the session's minutes."""
-    chart = []
-    resolutions: Counter = Counter()
-    platforms: Counter = Counter()
-    peak = stalls = 0
-    for m in session.minutes.all():
-        if len(chart) < CHART_MINUTES:
-            chart.append(
-                {
-                    "t": m.minute.isoformat(),
-                    "viewers": m.viewers,
-                    "chat": m.chat_messages,
-                    "kbps": round(m.bitrate / 1000) if m.bitrate is not None else None,
-                    "latency": round(m.latency_p50, 2) if m.latency_p50 is not None else None,
-                    "buffer": round(m.buffer_seconds, 2) if m.buffer_seconds is not None else None,
-                    "stalls": m.stalls,
-                }
-            )
-        resolutions.update(m.resolutions)
-        platforms.update(m.platforms)
-        peak, stalls = max(peak, m.viewers), stalls + m.stalls
-    summary = {
-        "peak_players": peak,
-        "stalls": stalls,
-        "resolutions": resolutions.most_common(5),
-        "platforms": platforms.most_common(5),
-    }
-    return chart, summary
