@@ -12,7 +12,6 @@ from accounts.models import Profile
 from channels_app import services as channels
 from channels_app.models import Channel
 from chat.models import Message
-from chat.services import recheck_access
 from core import video
 from follows.models import Follow
 from stages import broadcast
@@ -50,7 +49,6 @@ def delete_account(*, user, keep_recordings: bool) -> None:
             )
             _quietly("deleting the IVS channel", video.delete_channel, channel_arn=channel.arn)
     with transaction.atomic():
-        recheck_access(user_id=user.pk)  # their open chat sockets close
         if keep_recordings and channel is not None:
             channel.sessions.filter(recording_url="").delete()
             Profile.objects.filter(user=user).delete()

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import avatars, services, throttling
 from accounts.forms import DeleteAccountForm, ProfileForm, SignupForm
 from accounts.models import Profile
+from core import ratelimit
 
 # Password-reset requests: per address (then told to wait), and mails per target
 # address (then silently none), each per hour.
@@ -89,13 +90,13 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def post(self, request, *args, **kwargs):
         key = f"password-reset:address:{throttling.client_address(request)}"
-        if not throttling.allow(key, limit=RESET_REQUESTS_PER_ADDRESS, window=RESET_WINDOW):
+        if not ratelimit.allow(key, limit=RESET_REQUESTS_PER_ADDRESS, window=RESET_WINDOW):
             context = self.get_context_data(form=self.get_form(), throttled=True)
             return self.render_to_response(context, status=429)
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         email = hashlib.sha256(form.cleaned_data["email"].lower().encode()).hexdigest()
-        if throttling.allow(f"password-reset:email:{email}", limit=RESET_MAILS_PER_EMAIL, window=RESET_WINDOW):
+        if ratelimit.allow(f"password-reset:email:{email}", limit=RESET_MAILS_PER_EMAIL, window=RESET_WINDOW):
             return super().form_valid(form)
         return HttpResponseRedirect(self.get_success_url())

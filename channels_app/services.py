@@ -24,11 +24,6 @@ class ChannelError(Exception):
     """A user-facing failure with a message fit to show."""
 
 
-def _video_failures(action: str):
-    """A failed IVS call inside, as the ChannelError a user sees (the reason is logged)."""
-    return video.failures_as(ChannelError, f"The video service could not {action}. Please try again.")
-
-
 def state_group(channel_id: int) -> str:
     return f"channel-{channel_id}"
 
@@ -54,7 +49,7 @@ def create_channel(*, user, title: str) -> Channel:
     if Channel.objects.filter(owner=user).exists():
         raise ChannelError("You already have a channel.")
     name = re.sub(r"[^a-zA-Z0-9_-]", "-", f"streamcat-{user.username}")[:128]
-    with _video_failures("create your channel"):
+    with video.failures_as(ChannelError, "create your channel"):
         created = video.create_channel(name=name)
     ivs_channel, key = created["channel"], created["streamKey"]
     try:
@@ -78,7 +73,7 @@ def update_channel(*, channel: Channel, title: str, category, playback_access: s
     the IVS channel private: it then plays only with the playback tokens the site
     issues to the viewers allowed (channels_app.access)."""
     if channel.is_private != (playback_access != PlaybackAccess.PUBLIC):
-        with _video_failures("change who may watch"):
+        with video.failures_as(ChannelError, "change who may watch"):
             video.set_channel_authorized(channel_arn=channel.arn, authorized=playback_access != PlaybackAccess.PUBLIC)
     audience_changed = playback_access != channel.playback_access
     channel.title, channel.category, channel.playback_access = title, category, playback_access
@@ -90,7 +85,7 @@ def update_channel(*, channel: Channel, title: str, category, playback_access: s
 
 def set_recording(*, channel: Channel, enabled: bool) -> Channel:
     """Record every broadcast from now on (or stop); recordings appear as past broadcasts."""
-    with _video_failures("change recording"):
+    with video.failures_as(ChannelError, "change recording"):
         arn = video.recording_configuration_arn(bucket=settings.RECORDING_BUCKET) if enabled else ""
         video.set_channel_recording(channel_arn=channel.arn, recording_configuration_arn=arn)
     channel.record_broadcasts = enabled
@@ -113,14 +108,14 @@ def send_metadata(*, channel: Channel, text: str) -> None:
         }
         if exc.code not in reasons:
             log.error("PutMetadata on %s failed: %s", channel, exc)
-        raise ChannelError(reasons.get(exc.code, "The video service could not send it. Please try again.")) from exc
+        raise ChannelError(reasons.get(exc.code, video.could_not("send it"))) from exc
 
 
 def stream_key_value(*, channel: Channel) -> str:
     """The secret stream key, for its owner's dashboard only."""
     if channel.is_disabled or not channel.stream_key_arn:
         raise ChannelError("This channel is disabled; it has no stream key.")
-    with _video_failures("load the stream key"):
+    with video.failures_as(ChannelError, "load the stream key"):
         return video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"]
 
 
@@ -128,7 +123,7 @@ def reset_stream_key(*, channel: Channel) -> Channel:
     """Replace the stream key: the old one stops working for new broadcasts at once."""
     if channel.is_disabled:
         raise ChannelError("This channel is disabled; it has no stream key.")
-    with _video_failures("make a new stream key"):
+    with video.failures_as(ChannelError, "make a new stream key"):
         _delete_stream_keys(channel)
         channel.stream_key_arn = video.create_stream_key(channel_arn=channel.arn)["arn"]
     channel.save(update_fields=["stream_key_arn"])
@@ -142,7 +137,7 @@ def _delete_stream_keys(channel: Channel) -> None:
 
 def stop_stream(*, channel: Channel, by=None) -> bool:
     """Disconnect the channel's publisher now (a moderator action). False if not live."""
-    with _video_failures("stop the stream"):
+    with video.failures_as(ChannelError, "stop the stream"):
         stopped = video.stop_stream(channel_arn=channel.arn)
     session = channel.sessions.filter(ended_at__isnull=True).first()
     if stopped and session:
@@ -158,7 +153,7 @@ def stop_stream(*, channel: Channel, by=None) -> bool:
 def disable_channel(*, channel: Channel, by=None) -> None:
     """Stop the stream and remove the stream key, so nobody can broadcast."""
     stop_stream(channel=channel, by=by)
-    with _video_failures("remove the stream key"):
+    with video.failures_as(ChannelError, "remove the stream key"):
         _delete_stream_keys(channel)
     channel.is_disabled = True
     channel.stream_key_arn = ""
@@ -168,7 +163,7 @@ def disable_channel(*, channel: Channel, by=None) -> None:
 def enable_channel(*, channel: Channel) -> None:
     if not channel.is_disabled:
         return
-    with _video_failures("make a new stream key"):
+    with video.failures_as(ChannelError, "make a new stream key"):
         channel.stream_key_arn = video.create_stream_key(channel_arn=channel.arn)["arn"]
     channel.is_disabled = False
     channel.save(update_fields=["is_disabled", "stream_key_arn"])

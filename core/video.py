@@ -48,13 +48,19 @@ class VideoError(Exception):
         self.message = message
 
 
+def could_not(action: str) -> str:
+    """What a user is told when the video service failed them."""
+    return f"The video service could not {action}. Please try again."
+
+
 @contextlib.contextmanager
-def failures_as(error: type[Exception], message: str) -> Iterator[None]:
-    """For services: a VideoError inside becomes their own `error(message)`, a message fit
-    to show users; the technical reason goes to the log (and stays chained)."""
+def failures_as(error: type[Exception], action: str) -> Iterator[None]:
+    """For services: a VideoError inside becomes their own `error(could_not(action))`, a
+    message fit to show users; the technical reason goes to the log (and stays chained)."""
     try:
         yield
     except VideoError as exc:
+        message = could_not(action)
         log.error("%s (told the user: %s)", exc, message)
         raise error(message) from exc
 

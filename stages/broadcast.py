@@ -44,7 +44,7 @@ def go_live(*, channel: Channel, preset: str, layout: str, request_token: str) -
     current = broadcast_state(channel=channel)
     if current["state"] in RUNNING:
         return current
-    with video.failures_as(ChannelError, "The video service could not start the broadcast. Please try again."):
+    with video.failures_as(ChannelError, "start the broadcast"):
         composition = video.start_composition(
             stage_arn=studio_for(channel=channel).arn,
             channel_arn=channel.arn,
@@ -76,4 +76,4 @@ def end_broadcast(*, channel: Channel) -> None:
     except video.VideoError as exc:
         if exc.code != "ResourceNotFoundException":
             log.error("StopComposition for %s failed: %s", channel, exc)
-            raise ChannelError("The video service could not end the broadcast. Please try again.") from exc
+            raise ChannelError(video.could_not("end the broadcast")) from exc

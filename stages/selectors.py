@@ -10,7 +10,7 @@ from channels_app.models import Channel
 from chat import realtime
 from chat.models import ChatRoom
 from core import video
-from stages.errors import video_failures
+from stages.errors import StageUnavailable
 from stages.models import Stage, StageInvite
 
 Status = StageInvite.Status
@@ -18,7 +18,7 @@ Status = StageInvite.Status
 
 def participants(*, stage: Stage) -> list[dict]:
     """Who is connected now: participant id, username, whether they publish, whether host."""
-    with video_failures("list who is on the stage"):
+    with video.failures_as(StageUnavailable, "list who is on the stage"):
         listed = video.connected_participants(stage_arn=stage.arn)
     user_ids = {int(p["userId"]) for p in listed if p.get("userId", "").isdigit()}
     names = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))

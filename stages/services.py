@@ -23,7 +23,7 @@ from chat.models import ChatRoom
 from chat.services import publish_to_user, recheck_access, room_for_channel, room_for_stage
 from core import video
 from stages import access
-from stages.errors import StageError, StageUnavailable, video_failures
+from stages.errors import StageError, StageUnavailable
 from stages.models import ParticipantToken, Stage, StageInvite, Visibility
 
 Status = StageInvite.Status
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def create_stage(*, user, title: str) -> Stage:
     name = re.sub(r"[^a-zA-Z0-9_-]", "-", f"streamcat-{user.username}-stage")[:128]
-    with video_failures("create the stage"):
+    with video.failures_as(StageUnavailable, "create the stage"):
         ivs_stage = video.create_stage(name=name)
     return Stage.objects.create(owner=user, title=title, arn=ivs_stage["arn"])
 
@@ -45,7 +45,7 @@ def delete_stage(*, stage: Stage) -> None:
             raise StageError("People are still on this stage: remove them or wait until they leave.") from exc
         if exc.code != "ResourceNotFoundException":
             log.error("DeleteStage of %s failed: %s", stage, exc)
-            raise StageUnavailable("The video service could not delete the stage. Please try again.") from exc
+            raise StageUnavailable(video.could_not("delete the stage")) from exc
     stage.delete()
 
 
@@ -66,7 +66,7 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
         user_id, username = str(user.pk), user.username
     else:
         user_id, username = f"guest-{session_key[:12] or secrets.token_hex(6)}", "guest"
-    with video_failures("let you join the stage"):
+    with video.failures_as(StageUnavailable, "let you join the stage"):
         issued = video.create_participant_token(
             stage_arn=stage.arn,
             user_id=user_id,
@@ -108,7 +108,7 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
 def remove_participant(*, stage: Stage, participant_id: str, by) -> None:
     """A host removes someone: their media stops now and their token stops working.
     A guest removed this way loses their guest spot too."""
-    with video_failures("remove the participant"):
+    with video.failures_as(StageUnavailable, "remove the participant"):
         listed = {p["participantId"]: p for p in video.connected_participants(stage_arn=stage.arn)}
         user_id = listed.get(participant_id, {}).get("userId", "")
         video.disconnect_participant(stage_arn=stage.arn, participant_id=participant_id, reason=f"removed by {by}")
@@ -332,7 +332,7 @@ def end_guest_spot(*, stage: Stage, user_id, by) -> None:
             except video.VideoError as exc:
                 if exc.code != "ResourceNotFoundException":
                     log.error("Removing guest %s from %s failed: %s", user_id, stage, exc)
-                    raise StageUnavailable("The video service could not remove the guest. Please try again.") from exc
+                    raise StageUnavailable(video.could_not("remove the guest")) from exc
 
 
 def _end_guest_spot(stage: Stage, user_id: int) -> bool:

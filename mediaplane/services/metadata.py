@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 
-from django.core.cache import cache
-
+from core import ratelimit
 from core.realtime import send_event_on_commit
 from mediaplane.models import IvsChannel
 from mediaplane.services.errors import Refused, invalid
@@ -30,10 +29,8 @@ def put(*, channel: IvsChannel, metadata: str) -> None:
         raise invalid(f"metadata: at most {MAX_BYTES} bytes")
     if channel.live_session() is None:
         raise Refused("ChannelNotBroadcasting", "The channel is not broadcasting")
-    second = int(time.time())
-    key = f"plane:metadata-rate:{channel.resource_id}:{second}"
-    cache.add(key, 0, timeout=5)
-    if cache.incr(key) > MAX_PER_SECOND:
+    second = int(time.time())  # IVS counts per second of the clock
+    if not ratelimit.allow(f"plane:metadata-rate:{channel.resource_id}:{second}", limit=MAX_PER_SECOND, window=5):
         raise Refused("ThrottlingException", f"At most {MAX_PER_SECOND} PutMetadata calls a second per channel")
     event = {"type": "metadata", "metadata": metadata, "at": round(time.time() * 1000)}
     send_event_on_commit(group(channel), {"type": "plane.metadata", "event": event})
