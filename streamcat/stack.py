@@ -252,6 +252,14 @@ class Stack:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
+    def hold_down(self, name: str) -> None:
+        """Stop one part and keep it down (degradation tests), until bring_up(name)."""
+        self.kill(name)
+
+    def bring_up(self, name: str) -> None:
+        """Start a part held down again and wait until it answers."""
+        self.start(parts=(name,))
+
     def stop(self, timeout: float = 10.0) -> None:
         for name in reversed(list(self.processes)):
             process = self.processes[name]

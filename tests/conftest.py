@@ -116,7 +116,7 @@ def _database_url() -> str:
 def redis_server():
     stack = Stack(var_dir=settings.VAR_DIR)
     stack.start(parts=("redis",))
-    yield
+    yield stack
     stack.stop()
 
 
