@@ -146,7 +146,7 @@ def main() -> None:
         paths = setup()
         time.sleep(1)  # the auth server reloads on the change notice
         results = {}
-        auth_pid = stack.processes["playback_auth"].pid
+        auth_pid = stack.pid("playback_auth")
         for name, path in paths.items():
             asyncio.run(load(path, 2))  # warm-up
             cpu = cpu_seconds(auth_pid)

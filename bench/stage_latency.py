@@ -115,7 +115,7 @@ def scenario(stack: Stack, hosts: int, viewers: int, seconds: float = 20.0, proc
     subscriptions = [(v, h["participantId"]) for v in viewer_tokens for h in host_tokens]
     queue = multiprocessing.Queue()
     groups = [subscriptions[i::processes] for i in range(processes) if subscriptions[i::processes]]
-    janus_pid = stack.processes["janus"].pid
+    janus_pid = stack.pid("janus")
     cpu_before, wall_before = cpu_seconds(janus_pid), time.monotonic()
     workers = [multiprocessing.Process(target=_viewer_process, args=(g, seconds, 5.0, queue)) for g in groups]
     for worker in workers:

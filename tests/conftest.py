@@ -114,7 +114,7 @@ def _database_url() -> str:
 
 @pytest.fixture(scope="session")
 def redis_server():
-    stack = Stack(var_dir=settings.VAR_DIR)
+    stack = Stack(var_dir=settings.VAR_DIR, label="redis")
     stack.start(parts=("redis",))
     yield stack
     stack.stop()

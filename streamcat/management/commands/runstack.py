@@ -1,7 +1,9 @@
 import signal
 import time
+import xmlrpc.client
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from core import video
@@ -9,7 +11,7 @@ from streamcat.stack import Stack, StackError
 
 
 class Command(BaseCommand):
-    help = "Start every StreamCat process (Redis, nginx-rtmp, ASGI, Celery worker and beat) and print the URLs."
+    help = "Start every StreamCat process under supervision (restarted when one dies) and print the URLs."
 
     def handle(self, *args, **options):
         stack = Stack(var_dir=settings.VAR_DIR)
@@ -27,19 +29,35 @@ class Command(BaseCommand):
             self.stderr.write(f"StreamCat could not start: {exc}\nLogs are in {stack.log_dir}")
             raise SystemExit(1) from exc
         self._print_urls()
+        reported: set[str] = set()
         try:
             while not stopping:
-                exited = stack.exited()
-                if exited:
-                    name, code = next(iter(exited.items()))
-                    self.stderr.write(
-                        f"{name} exited with {code}; stopping. Last lines of its log:\n{stack.tail(name)}"
-                    )
+                if stack.supervisord.poll() is not None:
+                    self.stderr.write(f"supervisord exited; see {stack.log_dir}")
                     raise SystemExit(1)
-                time.sleep(0.5)
+                reported = self._report_given_up(stack, reported)
+                time.sleep(1)
         finally:
             self.stdout.write("Stopping StreamCat…")
+            if settings.MEDIA_PLANE == "local":
+                # Broadcasts end cleanly (not as lost ingest) while the app still runs.
+                try:
+                    call_command("end_broadcasts")
+                except Exception as exc:  # noqa: BLE001 - stopping goes on whatever failed
+                    self.stderr.write(f"could not end the live broadcasts cleanly: {exc}")
             stack.stop()
+
+    def _report_given_up(self, stack: Stack, reported: set[str]) -> set[str]:
+        """Say once when supervisord gave a part up (it kept dying at start); the rest
+        keeps serving without it."""
+        try:
+            fatal = {name for name, state in stack.states().items() if state == "FATAL"}
+        except (OSError, xmlrpc.client.Fault):
+            return reported
+        for name in fatal - reported:
+            self.stderr.write(f"{name} keeps failing to start and was given up. Last lines of its log:\n")
+            self.stderr.write(stack.tail(name))
+        return fatal
 
     def _print_urls(self):
         key_id, secret = next(iter(settings.LOCAL_PLANE_ACCESS_KEYS.items()))
@@ -54,6 +72,6 @@ class Command(BaseCommand):
             + f"      AWS_SECRET_ACCESS_KEY={secret}\n"
             + f"      aws ivs list-channels --region {settings.AWS_REGION} "
             + f"--endpoint-url {video.local_endpoint('ivs')}\n"
-            + f"  Logs:            {settings.VAR_DIR / 'log'}\n"
-            + "Press Ctrl-C to stop.\n"
+            + f"  Logs:            {settings.VAR_DIR / 'log'} (supervisord-stack.log says which part died and when)\n"
+            + "Every part is restarted if it dies. Press Ctrl-C to stop.\n"
         )
