@@ -49,6 +49,9 @@ class IvsStreamSessionAdmin(admin.ModelAdmin):
         "ingest_configuration",
         "rtmp_client_id",
         "rtmp_app",
+        "nginx_pid",
+        "nginx_started_at",
+        "ingest_name",
         "publisher_address",
     )
 

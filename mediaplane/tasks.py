@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.core.cache import cache
 
@@ -46,9 +47,44 @@ def watch_compositions() -> None:
 
 
 @shared_task
-def finish_recording(*, path: str, client_id: str, app: str) -> None:
+def finish_recording(*, path: str) -> None:
     """A broadcast's recording is complete on disk: keep it as its channel says."""
-    recording.finish_recording(path=path, client_id=client_id, app=app)
+    recording.finish_recording(path=path)
+
+
+@shared_task
+def reconcile_ingest() -> int:
+    """Every INGEST_RECONCILE_INTERVAL and when a worker starts: close the sessions
+    whose broadcast nginx no longer carries (nginx restarted, or on_publish_done never
+    came) and stop serving finished broadcasts' playlists. Cheap (one /stat request,
+    one query, one folder listing) and idempotent; returns how many sessions closed."""
+    try:
+        state = nginx.fetch_state()
+    except nginx.NginxDown:
+        state = None  # nothing is published while nginx is not running
+    except nginx.NginxUnavailable as exc:
+        log.warning("cannot reconcile ingest: %s", exc)
+        return 0
+    closed = ingest.reconcile(state)
+    ingest.remove_stale_playlists()
+    return closed
+
+
+@shared_task
+def sweep_raw_recordings() -> None:
+    """Every RAW_RECORDING_SWEEP_INTERVAL and when a worker starts: finish the raw
+    recordings of broadcasts that ended without on_record_done (nginx killed, or the
+    finishing task lost with Redis), then hold RAW_RECORDINGS_MAX_BYTES."""
+    for raw in recording.leftover_raw_recordings(settled_for=settings.RAW_RECORDING_SETTLE):
+        finish_recording.delay(path=str(raw))
+    recording.hold_raw_recordings_cap(max_bytes=settings.RAW_RECORDINGS_MAX_BYTES)
+
+
+@worker_ready.connect
+def _reconcile_on_start(**kwargs) -> None:
+    if settings.MEDIA_PLANE == "local":
+        reconcile_ingest.delay()
+        sweep_raw_recordings.delay()
 
 
 @shared_task
@@ -64,7 +100,6 @@ def sample_ingest_health() -> int:
     except nginx.NginxUnavailable as exc:
         log.warning("cannot sample ingest health: %s", exc)
         return 0
-    ingest.close_lost_sessions(all_stats)
     stats = {s.name: s for s in all_stats if s.app == nginx.HLS_APP}
     sampled = 0
     for session in IvsStreamSession.objects.filter(end_time__isnull=True).select_related("channel"):

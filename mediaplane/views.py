@@ -165,11 +165,7 @@ def on_record_done(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden("not nginx")
     from mediaplane.tasks import finish_recording
 
-    finish_recording.delay(
-        path=request.POST.get("path", ""),
-        client_id=request.POST.get("clientid", ""),
-        app=request.POST.get("app", ""),
-    )
+    finish_recording.delay(path=request.POST.get("path", ""))
     return HttpResponse("ok")
 
 
@@ -178,5 +174,9 @@ def on_record_done(request: HttpRequest) -> HttpResponse:
 def on_publish_done(request: HttpRequest) -> HttpResponse:
     if not _from_nginx(request):
         return HttpResponseForbidden("not nginx")
-    ingest.end_publish(client_id=request.POST.get("clientid", ""), app=request.POST.get("app", ""))
+    ingest.end_publish(
+        stream_key=request.POST.get("name", ""),
+        client_id=request.POST.get("clientid", ""),
+        app=request.POST.get("app", ""),
+    )
     return HttpResponse("ok")

@@ -16,12 +16,23 @@ def schedule_periodic_tasks(sender, **kwargs):
     from analytics.tasks import aggregate_playback
     from channels_app.tasks import sync_live_streams
     from chat.tasks import publish_presence
-    from mediaplane.tasks import reconcile_stages, sample_ingest_health, watch_compositions
+    from mediaplane.tasks import (
+        reconcile_ingest,
+        reconcile_stages,
+        sample_ingest_health,
+        sweep_raw_recordings,
+        watch_compositions,
+    )
 
     sender.add_periodic_task(settings.STREAM_SYNC_INTERVAL, sync_live_streams.s(), name="sync live streams")
     sender.add_periodic_task(settings.PRESENCE_INTERVAL, publish_presence.s(), name="publish presence")
     sender.add_periodic_task(settings.ANALYTICS_INTERVAL, aggregate_playback.s(), name="aggregate viewer analytics")
     if settings.MEDIA_PLANE == "local":
         sender.add_periodic_task(settings.INGEST_SAMPLE_INTERVAL, sample_ingest_health.s(), name="sample ingest health")
+        # A reconciliation that waited longer than its period is stale: the next one is due.
+        every = settings.INGEST_RECONCILE_INTERVAL
+        sender.add_periodic_task(every, reconcile_ingest.s(), name="reconcile ingest", expires=every)
+        every = settings.RAW_RECORDING_SWEEP_INTERVAL
+        sender.add_periodic_task(every, sweep_raw_recordings.s(), name="sweep raw recordings", expires=every)
         sender.add_periodic_task(settings.STAGE_RECONCILE_INTERVAL, reconcile_stages.s(), name="reconcile stages")
         sender.add_periodic_task(settings.COMPOSITION_WATCH_INTERVAL, watch_compositions.s(), name="watch compositions")

@@ -7,6 +7,7 @@ bound to 127.0.0.1 only.
 
 from __future__ import annotations
 
+import datetime as dt
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,6 +28,10 @@ class NginxUnavailable(Exception):
     pass
 
 
+class NginxDown(NginxUnavailable):
+    """Nothing listens on the control port: nginx is not running, so nothing is published."""
+
+
 @dataclass(frozen=True)
 class StreamStats:
     app: str
@@ -35,7 +40,28 @@ class StreamStats:
     bw_audio: float | None
     video: dict
     audio: dict
-    client_ids: frozenset[str] = frozenset()
+    publisher_id: str | None = None  # the publishing client's id; None while nobody publishes
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One run of nginx: its client ids and streams mean something only within it."""
+
+    pid: int
+    started_at: dt.datetime  # from nginx's uptime, which counts whole seconds
+
+    def is_(self, *, pid: int | None, started_at: dt.datetime | None) -> bool:
+        return (
+            pid == self.pid
+            and started_at is not None
+            and abs((started_at - self.started_at).total_seconds()) <= 2  # the uptime's rounding, twice
+        )
+
+
+@dataclass(frozen=True)
+class State:
+    instance: Instance
+    streams: list[StreamStats]
 
 
 def render_config(*, var_dir: Path, static_root: Path, callback_url: str, callback_secret: str) -> str:
@@ -63,13 +89,24 @@ def _control_url(path: str, **query) -> str:
     return f"http://127.0.0.1:{settings.NGINX_CONTROL_PORT}{path}?{urllib.parse.urlencode(query)}"
 
 
-def fetch_stats() -> list[StreamStats]:
-    """Every stream nginx-rtmp carries now, with its measured bitrates and metadata."""
+def fetch_state() -> State:
+    """Which nginx runs, and every stream it carries now with its measured bitrates and
+    metadata. Raises NginxDown when nginx is not running, NginxUnavailable when it
+    does not answer."""
     try:
         with urllib.request.urlopen(_control_url("/stat"), timeout=5) as response:
             root = ET.fromstring(response.read())  # noqa: S314 - our own nginx on loopback
-    except (urllib.error.URLError, OSError, ET.ParseError) as exc:
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ConnectionRefusedError):
+            raise NginxDown(str(exc)) from exc
         raise NginxUnavailable(str(exc)) from exc
+    except (OSError, ET.ParseError) as exc:
+        raise NginxUnavailable(str(exc)) from exc
+    now = dt.datetime.now(dt.UTC)
+    instance = Instance(
+        pid=int(root.findtext("pid", "0")),
+        started_at=now.replace(microsecond=0) - dt.timedelta(seconds=int(root.findtext("uptime", "0"))),
+    )
     streams = []
     for app in root.iter("application"):
         app_name = app.findtext("name", "")
@@ -77,6 +114,7 @@ def fetch_stats() -> list[StreamStats]:
             meta = stream.find("meta")
             # nginx-rtmp reports 0 until its first 10-second bandwidth window closes.
             measured = int(stream.findtext("time", "0")) >= BANDWIDTH_WINDOW_MS
+            publishers = [c.findtext("id", "") for c in stream.iter("client") if c.find("publishing") is not None]
             streams.append(
                 StreamStats(
                     app=app_name,
@@ -85,20 +123,25 @@ def fetch_stats() -> list[StreamStats]:
                     bw_audio=float(stream.findtext("bw_audio", "0")) if measured else None,
                     video=_children(meta.find("video") if meta is not None else None),
                     audio=_children(meta.find("audio") if meta is not None else None),
-                    client_ids=frozenset(c.findtext("id", "") for c in stream.iter("client")),
+                    publisher_id=publishers[0] if publishers else None,
                 )
             )
-    return streams
+    return State(instance=instance, streams=streams)
+
+
+def fetch_stats() -> list[StreamStats]:
+    """Every stream nginx-rtmp carries now (see fetch_state)."""
+    return fetch_state().streams
 
 
 def _children(element) -> dict:
     return {child.tag: (child.text or "") for child in element} if element is not None else {}
 
 
-def drop_client(*, app: str, client_id: str) -> bool:
-    """Disconnect one RTMP client at once. False if nginx had no such client."""
+def drop_publisher(*, app: str, name: str) -> bool:
+    """Disconnect the publisher of one stream at once. False if nginx had no such publisher."""
     try:
-        with urllib.request.urlopen(_control_url("/control/drop/client", app=app, clientid=client_id), timeout=5) as r:
+        with urllib.request.urlopen(_control_url("/control/drop/publisher", app=app, name=name), timeout=5) as r:
             return r.read().strip() not in {b"", b"0"}
     except urllib.error.HTTPError as exc:
         if exc.code == 404:

@@ -102,9 +102,19 @@ class IvsStreamSession(models.Model):
     end_time = models.DateTimeField(null=True, blank=True)
     health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
     ingest_configuration = models.JSONField(default=dict, blank=True)
-    # Who publishes, as nginx-rtmp knows it, so StopStream can drop that client.
+    # Who publishes, as nginx-rtmp knows it. Client ids restart from 1 with nginx, so a
+    # client id means something only together with the nginx instance that gave it.
     rtmp_client_id = models.CharField(max_length=32, blank=True)
     rtmp_app = models.CharField(max_length=64, blank=True)
+    nginx_pid = models.PositiveIntegerField(null=True, blank=True)
+    nginx_started_at = models.DateTimeField(null=True, blank=True)
+    # The name nginx-rtmp gives the broadcast in the ingest application and to its raw
+    # recording: the MD5 of the relay URL (notify_relay_redirect), which carries the
+    # stream id, so it is unique per publish.
+    ingest_name = models.CharField(max_length=32, blank=True, db_index=True)
+    # Digest of the stream key it was published with (nginx names the publisher by the
+    # key in on_publish_done); still matches after the key was reset.
+    key_digest = models.CharField(max_length=64, blank=True)
     publisher_address = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from mediaplane.drivers import nginx
 from mediaplane.models import IngestSample, IvsChannel, IvsStreamEvent, IvsStreamKey, IvsStreamSession, key_digest
+from mediaplane.services import recording
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,17 @@ def _find_key(value: str) -> IvsStreamKey | None:
     return key
 
 
-def _event(session: IvsStreamSession, name: str, *, code: str = "", event_type: str = "IVS Stream State Change"):
-    IvsStreamEvent.objects.create(session=session, name=name, code=code, type=event_type, event_time=timezone.now())
+def _event(
+    session: IvsStreamSession,
+    name: str,
+    *,
+    code: str = "",
+    event_type: str = "IVS Stream State Change",
+    at: dt.datetime | None = None,
+):
+    IvsStreamEvent.objects.create(
+        session=session, name=name, code=code, type=event_type, event_time=at or timezone.now()
+    )
 
 
 def start_publish(*, stream_key: str, client_id: str, app: str, address: str | None) -> IvsStreamSession:
@@ -46,17 +56,30 @@ def start_publish(*, stream_key: str, client_id: str, app: str, address: str | N
     if key is None:
         raise PublishRefused("unknown stream key")
     channel = key.channel
-    # nginx is asking us, so it is up; a failed stat only skips this cleanup.
+    # nginx is asking us, so it is up; a failed stat only leaves the instance unknown
+    # and the channel's lost sessions to the periodic reconciliation.
+    state = None
     with contextlib.suppress(nginx.NginxUnavailable):
-        close_lost_sessions(nginx.fetch_stats(), channel=channel)
+        state = nginx.fetch_state()
+        reconcile(state, channel=channel)
     now = timezone.now()
+    session = IvsStreamSession(
+        channel=channel,
+        start_time=now,
+        rtmp_client_id=client_id,
+        rtmp_app=app,
+        nginx_pid=state.instance.pid if state else None,
+        nginx_started_at=state.instance.started_at if state else None,
+        key_digest=key.value_digest,
+        publisher_address=address,
+    )
+    # nginx names the accepted stream after the URL it is relayed to (see relay_url).
+    session.ingest_name = hashlib.md5(relay_url(session).encode(), usedforsecurity=False).hexdigest()
     try:
         with transaction.atomic():
             if channel.sessions.filter(end_time__isnull=True).exists():
                 raise PublishRefused(f"channel {channel.resource_id} is already live")
-            session = IvsStreamSession.objects.create(
-                channel=channel, start_time=now, rtmp_client_id=client_id, rtmp_app=app, publisher_address=address
-            )
+            session.save()
     except IntegrityError:
         # Two publishers raced past the check: the database's constraint decided.
         raise PublishRefused(f"channel {channel.resource_id} is already live") from None
@@ -88,40 +111,139 @@ def relay_is_genuine(*, name: str, stream_id: str, signature: str) -> bool:
     return any(open_session.channel.hls_name == name for open_session in session)
 
 
-def end_publish(*, client_id: str, app: str) -> IvsStreamSession | None:
-    """The publisher went away (or was dropped): close its session."""
-    session = IvsStreamSession.objects.filter(rtmp_client_id=client_id, rtmp_app=app, end_time__isnull=True).first()
+# nginx drops a publisher that sent nothing for 10 s (drop_idle_publisher): a publisher
+# whose last frame is this old when its publish ends had vanished, not hung up.
+SILENT_PUBLISHER = dt.timedelta(seconds=8)
+
+
+def end_publish(*, stream_key: str, client_id: str, app: str) -> IvsStreamSession | None:
+    """nginx says a publisher is gone (on_publish_done): close its session, as a clean
+    end, or as IngestLost when nginx dropped it for sending nothing any more.
+
+    nginx names the publisher by its stream key and its client id, which is unique
+    only within one run of nginx; the key's digest narrows it to the one channel."""
+    session = (
+        IvsStreamSession.objects.filter(
+            key_digest=key_digest(stream_key), rtmp_client_id=client_id, rtmp_app=app, end_time__isnull=True
+        )
+        .select_related("channel")
+        .first()
+    )
     if session is None:
         return None
-    _close(session)
+    now = timezone.now()
+    last_frame = recording.last_written(session.ingest_name)
+    if last_frame is not None and now - last_frame > SILENT_PUBLISHER:
+        _close(session, at=last_frame, lost=True)
+    else:
+        _close(session, at=now)
     return session
 
 
-def _close(session: IvsStreamSession) -> None:
-    session.end_time = timezone.now()
-    session.save(update_fields=["end_time"])
-    _event(session, "Stream End")
-    _event(session, "Session Ended")
+def _close(session: IvsStreamSession, *, at: dt.datetime, lost: bool = False) -> bool:
+    """End a live session at `at` (once: False if something else ended it first), and
+    stop serving its playlist."""
+    at = max(at, session.start_time)
+    with transaction.atomic():
+        if not IvsStreamSession.objects.filter(pk=session.pk, end_time__isnull=True).update(end_time=at):
+            return False
+        if lost:
+            log.warning("session %s lost its ingest", session.stream_id)
+            _event(session, "Stream Failure", code="IngestLost", event_type=IvsStreamEvent.FAILURE, at=at)
+        _event(session, "Stream End", at=at)
+        _event(session, "Session Ended", at=at)
+    session.end_time = at
+    remove_stale_playlist(session.channel)
+    return True
 
 
+# on_publish opens the session before nginx has the stream: it is not missing yet.
 LOST_GRACE = dt.timedelta(seconds=5)
+# A stream nginx no longer has, whose raw recording was written this recently: its
+# on_publish_done may still be on the way.
+PUBLISH_DONE_GRACE = dt.timedelta(seconds=2)
 
 
-def close_lost_sessions(stats: list[nginx.StreamStats], *, channel: IvsChannel | None = None) -> int:
-    """Close live sessions whose publisher nginx no longer has (nginx restarted or
-    crashed), so the channel is not stuck "live" and can broadcast again."""
-    connected = {(s.app, client) for s in stats for client in s.client_ids}
-    sessions = IvsStreamSession.objects.filter(end_time__isnull=True, start_time__lt=timezone.now() - LOST_GRACE)
+def reconcile(state: nginx.State | None, *, channel: IvsChannel | None = None) -> int:
+    """Close every live session whose broadcast nginx no longer carries (`state` None:
+    nginx is not running), as IngestLost, at the broadcast's real end as well as it is
+    known: its raw recording's last write, and never after a restarted nginx began.
+    Sessions are matched on their stream's name, unique per publish. Idempotent;
+    returns how many were closed."""
+    now = timezone.now()
+    carried = set()
+    if state is not None:
+        carried = {s.name for s in state.streams if s.app == nginx.INGEST_APP and s.publisher_id}
+    sessions = IvsStreamSession.objects.filter(end_time__isnull=True).select_related("channel")
     if channel is not None:
         sessions = sessions.filter(channel=channel)
     closed = 0
     for session in sessions:
-        if (session.rtmp_app, session.rtmp_client_id) not in connected:
-            log.warning("closing session %s: nginx no longer has its publisher", session.stream_id)
-            _event(session, "Stream Failure", code="IngestLost", event_type=IvsStreamEvent.FAILURE)
-            _close(session)
-            closed += 1
+        if session.ingest_name and session.ingest_name in carried:
+            continue
+        last_frame = recording.last_written(session.ingest_name)
+        restarted = (
+            state is not None
+            and session.nginx_pid is not None
+            and not state.instance.is_(pid=session.nginx_pid, started_at=session.nginx_started_at)
+        )
+        if restarted:
+            # The nginx that carried it died: the broadcast ended before this one began.
+            end = min(last_frame or state.instance.started_at, state.instance.started_at)
+        elif session.start_time > now - LOST_GRACE or (last_frame and now - last_frame < PUBLISH_DONE_GRACE):
+            continue
+        else:
+            end = last_frame or now
+        closed += _close(session, at=end, lost=True)
     return closed
+
+
+def end_all_sessions(*, reason: str) -> int:
+    """End every live session cleanly (the plane is shutting down), then drop their
+    publishers from nginx if it answers. Returns how many sessions were ended."""
+    ended = 0
+    now = timezone.now()
+    for session in IvsStreamSession.objects.filter(end_time__isnull=True).select_related("channel"):
+        _event(session, "Stream Stopped", code=reason)
+        ended += _close(session, at=now)
+    try:
+        for stream in nginx.fetch_stats():
+            if stream.app == nginx.INGEST_APP and stream.publisher_id:
+                nginx.drop_publisher(app=stream.app, name=stream.name)
+    except nginx.NginxUnavailable as exc:
+        log.info("nginx not reachable while ending broadcasts: %s", exc)
+    log.info("ended %d live session(s): %s", ended, reason)
+    return ended
+
+
+def remove_stale_playlist(channel: IvsChannel) -> None:
+    """Delete the channel's HLS files unless they belong to its live session, so a
+    finished broadcast's playlist stops answering. Files are listed before the live
+    session is read: a broadcast starting meanwhile writes only files newer than its
+    start, which are kept."""
+    folder = settings.HLS_DIR / channel.hls_name
+    try:
+        files = [entry for entry in folder.iterdir() if entry.is_file()]
+    except FileNotFoundError:
+        return
+    live = channel.live_session()
+    cutoff = live.start_time.timestamp() if live else None
+    for path in files:
+        with contextlib.suppress(FileNotFoundError):
+            if cutoff is None or path.stat().st_mtime < cutoff:
+                path.unlink()
+
+
+def remove_stale_playlists() -> None:
+    """remove_stale_playlist for every channel with HLS files that has broadcast here:
+    nginx writes a broadcast's last segment and playlist just after its end. Folders of
+    channels that never broadcast are left alone."""
+    try:
+        names = [entry.name for entry in settings.HLS_DIR.iterdir() if entry.is_dir() and any(entry.iterdir())]
+    except FileNotFoundError:
+        return
+    for channel in IvsChannel.objects.filter(resource_id__in=names, sessions__isnull=False).distinct():
+        remove_stale_playlist(channel)
 
 
 def stop_stream(*, channel: IvsChannel) -> bool:
@@ -131,15 +253,14 @@ def stop_stream(*, channel: IvsChannel) -> bool:
         return False
     _event(session, "Stream Stopped", code="StoppedByApi")
     try:
-        dropped = nginx.drop_client(app=session.rtmp_app, client_id=session.rtmp_client_id)
+        dropped = nginx.drop_publisher(app=session.rtmp_app, name=session.ingest_name)
     except nginx.NginxUnavailable:
         log.warning("nginx unreachable while stopping %s; closing the session", session.stream_id)
         dropped = False
-    # on_publish_done closes the session when nginx drops the client; if nginx no
-    # longer knew the client, close it here so the channel is not stuck "live".
-    session.refresh_from_db()
-    if not dropped and session.is_live:
-        _close(session)
+    # on_publish_done closes the session when nginx drops the publisher; if nginx no
+    # longer had it, close it here so the channel is not stuck "live".
+    if not dropped:
+        _close(session, at=timezone.now())
     return True
 
 

@@ -5,42 +5,118 @@ The bucket is a folder under STORAGE_DIR, served at /recordings/."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import logging
 import subprocess
+import time
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from mediaplane import storage
 from mediaplane.drivers import ffmpeg
-from mediaplane.models import IvsRecordingConfiguration, IvsStreamSession, random_id
+from mediaplane.models import IvsRecordingConfiguration, IvsStreamSession
 
 log = logging.getLogger(__name__)
 
+# Longer than any ffmpeg job of one recording (drivers/ffmpeg.py allows 600 s each).
+FINISH_LOCK_SECONDS = 1800
 
-def finish_recording(*, path: str, client_id: str, app: str) -> Path | None:
-    """Keep nginx's recording of a broadcast (identified by the publisher's RTMP client)
-    if its channel records, else delete it. Returns the recording's folder."""
+
+def raw_recordings() -> Path:
+    """Where nginx records every broadcast: <stream name>-<unix time>.flv (record_unique),
+    the stream name being the session's ingest_name."""
+    return settings.VAR_DIR / "recordings-in"
+
+
+def _ingest_name(raw: Path) -> str:
+    return raw.stem.rpartition("-")[0]
+
+
+def last_written(ingest_name: str) -> dt.datetime | None:
+    """When nginx last wrote the broadcast's raw recording: its last frame. None when
+    there is no such file (never recorded, or already finished)."""
+    times = []
+    for raw in raw_recordings().glob(f"{ingest_name}-*.flv") if ingest_name else ():
+        try:
+            times.append(raw.stat().st_mtime)
+        except FileNotFoundError:
+            continue
+    return dt.datetime.fromtimestamp(max(times), dt.UTC) if times else None
+
+
+def leftover_raw_recordings(*, settled_for: float) -> list[Path]:
+    """Raw recordings nobody writes any more, oldest first: not the file of a live
+    session, unchanged for `settled_for` seconds. Broadcasts cut off without
+    on_record_done (nginx killed) or whose finishing task was lost leave these."""
+    live = set(IvsStreamSession.objects.filter(end_time__isnull=True).values_list("ingest_name", flat=True))
+    now = time.time()
+    leftovers = []
+    for raw in raw_recordings().glob("*.flv"):
+        try:
+            written = raw.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if _ingest_name(raw) not in live and now - written >= settled_for:
+            leftovers.append((written, raw))
+    return [raw for _, raw in sorted(leftovers)]
+
+
+def hold_raw_recordings_cap(*, max_bytes: int) -> list[Path]:
+    """Delete the oldest raw recordings not being written until the rest fit in
+    `max_bytes` (what piles up while recordings cannot be finished). Returns the deleted."""
+    leftovers = leftover_raw_recordings(settled_for=0)
+    sizes = {}
+    for raw in leftovers:
+        try:
+            sizes[raw] = raw.stat().st_size
+        except FileNotFoundError:
+            continue
+    total, deleted = sum(sizes.values()), []
+    for raw, size in sizes.items():
+        if total <= max_bytes:
+            break
+        log.warning("raw recordings exceed %d bytes: deleting %s unfinished", max_bytes, raw.name)
+        raw.unlink(missing_ok=True)
+        total -= size
+        deleted.append(raw)
+    return deleted
+
+
+def finish_recording(*, path: str) -> Path | None:
+    """Keep nginx's raw recording of a broadcast as MP4 and thumbnails if its channel
+    records, else delete it. Returns the recording's folder. Safe to call twice for one
+    file (on_record_done and the sweep): one call does the work, and the recording's
+    folder is named after the raw file, so a job redone after a crash overwrites it."""
     source = Path(path)
-    incoming = (settings.VAR_DIR / "recordings-in").resolve()
+    incoming = raw_recordings().resolve()
     if not source.is_file() or source.resolve().parent != incoming:
         log.warning("ignoring a recording outside %s: %s", incoming, path)
         return None
-    session = (
-        IvsStreamSession.objects.filter(rtmp_client_id=client_id, rtmp_app=app)
-        .select_related("channel")
-        .order_by("-start_time")
-        .first()
-    )
-    channel = session.channel if session else None
-    config = (
-        IvsRecordingConfiguration.objects.filter(arn=channel.recording_configuration_arn).first() if channel else None
-    )
+    lock = f"plane:recording:finishing:{source.name}"
+    if not cache.add(lock, 1, timeout=FINISH_LOCK_SECONDS):
+        return None
+    try:
+        # The other call may have finished it just before this one took the lock.
+        return _finish(source) if source.is_file() else None
+    finally:
+        cache.delete(lock)
+
+
+def _finish(source: Path) -> Path | None:
+    name = _ingest_name(source)
+    session = IvsStreamSession.objects.filter(ingest_name=name).select_related("channel").first() if name else None
+    config = None
+    if session is not None:
+        config = IvsRecordingConfiguration.objects.filter(arn=session.channel.recording_configuration_arn).first()
     if config is None:
         source.unlink(missing_ok=True)
         return None
+    channel = session.channel
     started = session.start_time
     prefix = "/".join(
         [
@@ -49,7 +125,7 @@ def finish_recording(*, path: str, client_id: str, app: str) -> Path | None:
             settings.LOCAL_PLANE_ACCOUNT_ID,
             channel.resource_id,
             started.strftime("%Y/%m/%d/%H/%M"),
-            random_id(12),
+            hashlib.sha256(source.name.encode()).hexdigest()[:12],
         ]
     )
     folder = settings.STORAGE_DIR / config.bucket_name / prefix
@@ -72,11 +148,9 @@ def finish_recording(*, path: str, client_id: str, app: str) -> Path | None:
     ended = {
         "version": "v1",
         "channel_arn": channel.arn,
-        "stream_id": session.stream_id if session else "",
+        "stream_id": session.stream_id,
         "recording_started_at": started.isoformat(),
-        "recording_ended_at": (session.end_time or timezone.now()).isoformat()
-        if session
-        else timezone.now().isoformat(),
+        "recording_ended_at": (session.end_time or timezone.now()).isoformat(),
         "recording_status": status,
         "recording_status_message": message,
         "recording_duration_ms": round(duration * 1000),
