@@ -222,6 +222,16 @@ RECORDING_BUCKET = env_str("STREAMCAT_RECORDING_BUCKET", "streamcat-recordings")
 # S3 bucket of the same name (django-storages).
 RECORDING_STORAGE = env_str("STREAMCAT_RECORDING_STORAGE", "local")
 HLS_FRAGMENT_SECONDS = env_int("STREAMCAT_HLS_FRAGMENT", 1)
+# --- Truthful sessions and raw recordings (mediaplane: services/ingest.py, recording.py).
+# Every INGEST_RECONCILE_INTERVAL seconds the plane compares its live sessions with
+# nginx-rtmp's own state and closes those nginx no longer carries. Every
+# RAW_RECORDING_SWEEP_INTERVAL seconds, raw recordings of ended broadcasts unchanged for
+# RAW_RECORDING_SETTLE seconds are finished (or deleted); beyond RAW_RECORDINGS_MAX_BYTES
+# of them, the oldest are deleted unfinished.
+INGEST_RECONCILE_INTERVAL = env_int("STREAMCAT_INGEST_RECONCILE_INTERVAL", 2)
+RAW_RECORDING_SWEEP_INTERVAL = env_int("STREAMCAT_RAW_RECORDING_SWEEP_INTERVAL", 5)
+RAW_RECORDING_SETTLE = env_int("STREAMCAT_RAW_RECORDING_SETTLE", 5)
+RAW_RECORDINGS_MAX_BYTES = env_int("STREAMCAT_RAW_RECORDINGS_MAX_BYTES", 20 * 1024**3)
 FFPROBE_BIN = env_str("STREAMCAT_FFPROBE", "ffprobe")
 
 # --- Chat and presence.
