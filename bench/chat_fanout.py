@@ -115,7 +115,7 @@ def _client_process(url, readers, cookies, ready, start, seconds, queue):
 
 
 def server_pids(stack: Stack) -> dict[str, list[int]]:
-    return {name: with_children(stack.pid(name)) for name in ("app", "nginx", "redis")}
+    return {name: [p for pid in stack.pids(name) for p in with_children(pid)] for name in ("app", "nginx", "redis")}
 
 
 def scenario(stack: Stack, url: str, connections: int, cookies: list[str], seconds: float, rss_idle: int) -> dict:

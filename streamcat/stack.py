@@ -18,6 +18,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,8 @@ PRIORITY = {"redis": 10, "janus": 20, "playback_auth": 30, "app": 40, "nginx": 5
 # Seconds a part has to stop after SIGTERM before it is killed: the worker may be
 # finishing a recording; uvicorn closes sockets within its graceful timeout.
 STOP_WAIT = {"worker": 30, "app": 8}
+# Parts served by several processes on one socket supervisord holds: how many.
+SHARED_SOCKET = {"app": lambda: settings.APP_WORKERS, "playback_auth": lambda: 2}
 START_RETRIES = 8  # about half a minute of tries (1 + 2 + … s apart) before a part is left FATAL
 
 
@@ -152,46 +156,10 @@ class Stack:
                 settings.HTTP_PORT,
             ),
             "playback_auth": (
-                [
-                    python,
-                    "-m",
-                    "uvicorn",
-                    "mediaplane.playback_server:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(settings.PLAYBACK_AUTH_PORT),
-                    "--no-access-log",
-                    "--timeout-graceful-shutdown",
-                    "1",
-                ],
+                [python, "-m", "streamcat.serve", "mediaplane.playback_server:app"],
                 settings.PLAYBACK_AUTH_PORT,
             ),
-            "app": (
-                [
-                    python,
-                    "-m",
-                    "uvicorn",
-                    "streamcat.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(settings.APP_PORT),
-                    "--proxy-headers",
-                    "--forwarded-allow-ips",
-                    "127.0.0.1",
-                    "--no-access-log",
-                    # Compressing every chat frame once per socket costs more CPU than
-                    # the fan-out itself (bench.chat_fanout); frames are small anyway.
-                    "--ws-per-message-deflate",
-                    "false",
-                    "--workers",
-                    str(settings.APP_WORKERS),
-                    "--timeout-graceful-shutdown",
-                    "3",
-                ],
-                settings.APP_PORT,
-            ),
+            "app": ([python, "-m", "streamcat.serve", "streamcat.asgi:application"], settings.APP_PORT),
             "worker": (
                 [
                     python,
@@ -246,9 +214,19 @@ class Stack:
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
         ]
         for name in parts:
-            argv, _port = commands[name]
+            argv, port = commands[name]
+            if name in SHARED_SOCKET:
+                # supervisord owns the listening socket and lends it to each of the part's
+                # processes, so one dying never refuses a connection; the others accept.
+                lines += [
+                    f"[fcgi-program:{name}]",
+                    f"socket=tcp://127.0.0.1:{port}",
+                    f"numprocs={SHARED_SOCKET[name]()}",
+                    "process_name=%(program_name)s_%(process_num)d",
+                ]
+            else:
+                lines.append(f"[program:{name}]")
             lines += [
-                f"[program:{name}]",
                 "command=" + " ".join(shlex.quote(arg) for arg in argv).replace("%", "%%"),
                 f"directory={settings.BASE_DIR}",
                 f"priority={PRIORITY[name]}",
@@ -261,7 +239,7 @@ class Stack:
                 "stopasgroup=true",
                 "killasgroup=true",
                 f"stopwaitsecs={STOP_WAIT.get(name, 10)}",
-                f"stdout_logfile={logs / f'{name}.log'}",
+                f"stdout_logfile={logs / f'{name}.log'}",  # one file even for several app processes
                 "stdout_logfile_maxbytes=20MB",
                 "stdout_logfile_backups=3",
                 "redirect_stderr=true",
@@ -313,39 +291,64 @@ class Stack:
             self.stop()
             raise
 
+    def _processes(self, name: str) -> list[str]:
+        """supervisord's names for a part's processes (the app has several)."""
+        if name in SHARED_SOCKET:
+            return [f"{name}:{name}_{index}" for index in range(SHARED_SOCKET[name]())]
+        return [name]
+
     def info(self, name: str) -> dict:
-        """supervisord's view of one part: statename (RUNNING, BACKOFF, FATAL…), pid, …"""
-        return self._rpc().getProcessInfo(name)
+        """supervisord's view of a part (of its first process): statename (RUNNING,
+        BACKOFF, FATAL…), pid, …"""
+        return self._rpc().getProcessInfo(self._processes(name)[0])
 
     def pid(self, name: str) -> int:
         return self.info(name)["pid"]
 
+    def pids(self, name: str) -> list[int]:
+        return [self._rpc().getProcessInfo(process)["pid"] for process in self._processes(name)]
+
     def states(self) -> dict[str, str]:
-        return {info["name"]: info["statename"] for info in self._rpc().getAllProcessInfo()}
+        return {
+            info["name"] if info["group"] == info["name"] else f"{info['group']}:{info['name']}": info["statename"]
+            for info in self._rpc().getAllProcessInfo()
+        }
+
+    def _answers(self, name: str) -> bool:
+        _argv, port = self.commands()[name]
+        if name in SHARED_SOCKET:
+            # The socket is supervisord's and listens at once: ask the server itself.
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_ready", timeout=5).close()
+            except urllib.error.HTTPError:
+                return True  # an answer all the same
+            except OSError:
+                return False
+            return True
+        ports = [port] + ([settings.RTMP_PORT] if name == "nginx" else [])
+        return all(p is None or _listening(p) for p in ports)
 
     def wait_up(self, name: str, *, timeout: float = 30.0) -> None:
-        """Wait until supervisord runs the part and it answers on its ports."""
+        """Wait until supervisord runs every process of the part and it answers."""
         deadline = time.monotonic() + timeout
-        _argv, port = self.commands()[name]
-        ports = [port] + ([settings.RTMP_PORT] if name == "nginx" else [])
         while True:
             if self.supervisord is None or self.supervisord.poll() is not None:
                 raise StackError(f"supervisord exited; see {self.log_dir / f'supervisord-{self.label}.log'}")
             try:
-                state = self.info(name)["statename"] if self.socket_path.exists() else "STARTING"
+                states = {self._rpc().getProcessInfo(p)["statename"] for p in self._processes(name)}
             except (OSError, xmlrpc.client.Fault):
-                state = "STARTING"  # supervisord is still reading its configuration
-            if state == "FATAL":
+                states = {"STARTING"}  # supervisord is still reading its configuration
+            if "FATAL" in states:
                 raise StackError(f"{name} cannot start; last lines of its log:\n{self.tail(name)}")
-            if state == "RUNNING" and all(p is None or _listening(p) for p in ports):
+            if states == {"RUNNING"} and self._answers(name):
                 return
             if time.monotonic() > deadline:
-                raise StackError(f"{name} is {state} after {timeout:.0f}s; last lines of its log:\n{self.tail(name)}")
+                raise StackError(f"{name} is {states} after {timeout:.0f}s; last lines of its log:\n{self.tail(name)}")
             time.sleep(0.05)
 
     def kill(self, name: str) -> int:
-        """Kill one part abruptly (fault tests); supervisord starts it again by itself.
-        Returns the pid it had."""
+        """Kill one part abruptly (fault tests): its first process, and that process's
+        children. supervisord starts it again by itself. Returns the pid it had."""
         pid = self.pid(name)
         os.killpg(pid, signal.SIGKILL)
         # Return once supervisord has seen it die, so a wait_up() after this waits for
@@ -357,11 +360,11 @@ class Stack:
 
     def hold_down(self, name: str) -> None:
         """Stop one part and keep it down (degradation tests), until bring_up(name)."""
-        self._rpc().stopProcess(name, True)
+        self._rpc().stopProcessGroup(name, True)
 
     def bring_up(self, name: str) -> None:
         """Start a part held down again and wait until it answers."""
-        self._rpc().startProcess(name, True)
+        self._rpc().startProcessGroup(name, True)
         self.wait_up(name)
 
     def stop(self, timeout: float = 60.0) -> None:
