@@ -90,9 +90,10 @@ class ChatConsumer(JsonSocket):
     async def disconnect(self, code):
         if not hasattr(self, "groups_joined"):
             return  # refused before joining anything
+        # The fan-out first: it is this process's own, so leaving it works with Redis down.
+        await fanout().leave(self.room.pk, self._send_text)
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
-        await fanout().leave(self.room.pk, self._send_text)
         await database_sync_to_async(realtime.leave)(self.room.pk, self.channel_name)
         await self.audience_changed()
 

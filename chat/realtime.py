@@ -13,7 +13,7 @@ from django.conf import settings
 
 @functools.cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL + "/4", decode_responses=True)
+    return redis.Redis.from_url(settings.REDIS_URL + "/4", decode_responses=True, **settings.REDIS_CLIENT_OPTIONS)
 
 
 @functools.cache

@@ -3,19 +3,26 @@
 Channels' JSON consumer raises on a binary frame or a parse error, which ends the
 connection in "Exception in ASGI application". These close it with the code that
 says why (RFC 6455 section 7.4.1) and log one line instead.
+
+Sockets need Redis (the channel layer, chat's fan-out and presence). While it is down
+a socket is refused or closed with 1013 "try again later", with one log line rather
+than a traceback per attempt; clients reconnect with back-off and show that they do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from redis.exceptions import RedisError
 
 from core import jsonbody
 
 UNSUPPORTED_DATA = 1003  # a binary frame on a text-only socket
 INVALID_PAYLOAD = 1007  # not JSON, or nested too deeply
 TOO_BIG = 1009
+TRY_AGAIN_LATER = 1013  # Redis is down: the client reconnects with back-off
 NOT_FOUND = 4404  # no socket at this path (4000-4999 are the application's)
 MAX_FRAME_BYTES = 64 * 1024
 
@@ -24,6 +31,18 @@ log = logging.getLogger("streamcat.sockets")
 
 class JsonSocket(AsyncJsonWebsocketConsumer):
     """A JSON socket: bounded frames go to `receive_json`; anything else closes it."""
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except (OSError, RedisError) as exc:
+            log.warning("closing socket %s: Redis unavailable (%s)", scope.get("path", "?"), exc)
+            # Before accept() this refuses the handshake; after, it closes with the code.
+            # The client may be gone already, or the close sent: nothing left to do then.
+            with contextlib.suppress(OSError, RuntimeError):
+                await send({"type": "websocket.close", "code": TRY_AGAIN_LATER})
+            with contextlib.suppress(OSError, RedisError):
+                await self.disconnect(TRY_AGAIN_LATER)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None:

@@ -3,6 +3,7 @@
 Every HLS player re-fetches the playlist about once per segment, so a viewer is a
 distinct (address, user agent) pair that fetched a channel's playlist within the
 last VIEWER_WINDOW seconds. Pairs are kept only as a keyed hash, never in clear.
+While Redis is down the counts are unknown, not zero: callers leave them out.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import re
 import time
 
@@ -18,6 +20,7 @@ from django.conf import settings
 
 VIEWER_WINDOW = 10.0
 MAX_LOG_BYTES = 20 * 1024 * 1024
+log = logging.getLogger(__name__)
 _LINE = re.compile(
     r'^(?P<time>\d+\.\d+) (?P<status>\d{3}) (?P<addr>\S+) /hls/(?P<channel>[A-Za-z0-9]+)/[^ ]+ "(?P<agent>[^"]*)"$'
 )
@@ -25,7 +28,7 @@ _LINE = re.compile(
 
 @functools.cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL + "/3")
+    return redis.Redis.from_url(settings.REDIS_URL + "/3", **settings.REDIS_CLIENT_OPTIONS)
 
 
 def _key(channel_id: str) -> str:
@@ -77,13 +80,16 @@ def ingest_log() -> int:
         client.delete("plane:viewers:lock")
 
 
-def viewer_counts(channel_ids: list[str], *, now: float | None = None) -> dict[str, int]:
-    """Viewers seen within the window, per channel id."""
+def viewer_counts(channel_ids: list[str], *, now: float | None = None) -> dict[str, int] | None:
+    """Viewers seen within the window, per channel id; None while Redis cannot say."""
     now = now or time.time()
-    client = _redis()
-    pipe = client.pipeline()
+    pipe = _redis().pipeline()
     for channel_id in channel_ids:
         pipe.zremrangebyscore(_key(channel_id), 0, now - VIEWER_WINDOW)
         pipe.zcard(_key(channel_id))
-    results = pipe.execute()
+    try:
+        results = pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("viewer counts unknown: %s", exc)
+        return None
     return {channel_id: results[2 * i + 1] for i, channel_id in enumerate(channel_ids)}

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF, WASM_UNSAFE_EVAL
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.env import env_bool, env_int, env_str, load_local_secrets
 
@@ -103,18 +104,44 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("STREAMCAT_REDIS_URL", f"redis://127.0.0.1:{REDIS_PORT}")
+# Redis down must not take the site down (README, "When a part is down"). A refused
+# connection fails at once; these bounds keep a hung or unreachable Redis from holding
+# a page, a socket or an nginx callback for longer. Every direct client (chat, the
+# plane's viewer counts) takes REDIS_CLIENT_OPTIONS.
+REDIS_CONNECT_TIMEOUT = 1.0  # seconds; loopback connects in microseconds
+REDIS_COMMAND_TIMEOUT = 3.0  # seconds; every command we send is short
+REDIS_CLIENT_OPTIONS = {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "socket_timeout": REDIS_COMMAND_TIMEOUT}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # redis-py 8 reads with a 5 s socket timeout by default, which cuts the channel
-        # layer's blocking receive (BZPOPMIN, 5 s) and drops every idle WebSocket.
-        "CONFIG": {"hosts": [{"address": REDIS_URL + "/1", "socket_timeout": 30}]},
+        # layer's blocking receive (BZPOPMIN, 5 s) and drops every idle WebSocket. After
+        # a Redis restart each pooled connection fails once: one retry on a fresh one.
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL + "/1",
+                    "socket_timeout": 30,
+                    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                    "retry_on_error": [RedisConnectionError],
+                }
+            ]
+        },
     }
 }
+# django-redis rather than Django's own RedisCache: with IGNORE_EXCEPTIONS a dead Redis
+# is a cache miss (reads) or a no-op (writes) instead of a 500 on every page that
+# touches the cache. What must not pass silently asks Redis directly and decides
+# itself: core.ratelimit refuses while it cannot count.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL + "/2",
+        "OPTIONS": {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_COMMAND_TIMEOUT,
+        },
     }
 }
 
@@ -123,6 +150,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Sending a task with Redis down raises kombu's OperationalError within about two
+# seconds instead of retrying for good: callers in a request catch it and answer.
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+    "socket_timeout": REDIS_COMMAND_TIMEOUT,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 # How often Celery beat refreshes live state, health figures and the sessions
 # list from the IVS API (seconds).
 STREAM_SYNC_INTERVAL = env_int("STREAMCAT_STREAM_SYNC_INTERVAL", 5)

@@ -153,15 +153,18 @@ def delete_stream_key(params: dict) -> dict:
     return {}
 
 
-def stream_summary(session: IvsStreamSession, viewer_count: int) -> dict:
-    return {
+def stream_summary(session: IvsStreamSession, viewer_count: int | None) -> dict:
+    """viewerCount is left out while the count is unknown (Redis down), never guessed."""
+    summary = {
         "channelArn": session.channel.arn,
         "streamId": session.stream_id,
         "state": "LIVE",
         "health": session.health,
-        "viewerCount": viewer_count,
         "startTime": session.start_time,
     }
+    if viewer_count is not None:
+        summary["viewerCount"] = viewer_count
+    return summary
 
 
 @ivs.operation("GetStream")
@@ -169,8 +172,9 @@ def get_stream(params: dict) -> dict:
     session = _channel(params["channelArn"]).live_session()
     if session is None:
         raise ApiError("ChannelNotBroadcasting", "The channel is not broadcasting")
-    viewer_count = viewers.viewer_counts([session.channel.hls_name])[session.channel.hls_name]
-    return {"stream": {**stream_summary(session, viewer_count), "playbackUrl": session.channel.playback_url}}
+    counts = viewers.viewer_counts([session.channel.hls_name]) or {}
+    summary = stream_summary(session, counts.get(session.channel.hls_name))
+    return {"stream": {**summary, "playbackUrl": session.channel.playback_url}}
 
 
 @ivs.operation("ListStreams")
@@ -181,8 +185,8 @@ def list_streams(params: dict) -> dict:
         sessions = sessions.filter(health=health)
 
     def render(items: list[IvsStreamSession]) -> list[dict]:
-        counts = viewers.viewer_counts([s.channel.hls_name for s in items])
-        return [stream_summary(s, counts[s.channel.hls_name]) for s in items]
+        counts = viewers.viewer_counts([s.channel.hls_name for s in items]) or {}
+        return [stream_summary(s, counts.get(s.channel.hls_name)) for s in items]
 
     return listing(sessions, params, "streams", render)
 
