@@ -3,7 +3,9 @@
 A bare ASGI app (no Django request handling on this path, which runs for every
 segment of every viewer): it answers 204 or 403 from an in-memory snapshot of the
 plane's private channels, key pairs and revocations, reloaded when the plane
-publishes a change and every RELOAD_SECONDS in case a notice was missed.
+publishes a change and every RELOAD_SECONDS in case a notice was missed. Each reload
+also rebuilds the public-channel markers nginx falls back on while this server is
+down (mediaplane.services.playback).
 
     uvicorn mediaplane.playback_server:app --port $STREAMCAT_PLAYBACK_AUTH_PORT
 """
@@ -25,7 +27,7 @@ from django.conf import settings  # noqa: E402
 from django.db import DatabaseError  # noqa: E402
 
 from mediaplane.playback_auth import Denied, Snapshot, check_path  # noqa: E402
-from mediaplane.services.playback import CHANGES, load_snapshot  # noqa: E402
+from mediaplane.services.playback import CHANGES, load_snapshot, sync_markers  # noqa: E402
 
 RELOAD_SECONDS = 10
 PATH_QUERY_ORIGIN = (b"x-playback-path", b"x-playback-args", b"origin")
@@ -39,13 +41,24 @@ class PlaybackAuth:
 
     async def reload(self) -> None:
         self.snapshot = (await asyncio.to_thread(load_snapshot)).keep_verified(self.snapshot)
+        await asyncio.to_thread(sync_markers)
 
     async def _listen(self) -> None:
+        """Reload on every change notice, and every RELOAD_SECONDS in case one was missed.
+        Without Redis there are no notices: it polls every second instead, so a channel
+        made private meanwhile is refused within a second, not once Redis is back."""
+        outage = False
         while True:
             try:
-                async with aioredis.Redis.from_url(settings.REDIS_URL) as client, client.pubsub() as pubsub:
+                async with (
+                    aioredis.Redis.from_url(
+                        settings.REDIS_URL, socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT
+                    ) as client,
+                    client.pubsub() as pubsub,
+                ):
                     await pubsub.subscribe(CHANGES)
                     await self.reload()  # anything that changed while unsubscribed
+                    outage = False
                     while True:
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=RELOAD_SECONDS)
                         if message is None:
@@ -56,8 +69,12 @@ class PlaybackAuth:
                             pass
                         await self.reload()
             except (OSError, aioredis.RedisError, DatabaseError) as exc:
-                log.warning("playback auth: cannot reload (%s); retrying", exc)
-                await asyncio.sleep(1)
+                if not outage:
+                    log.warning("playback auth: no change notices (%s); polling every second", exc)
+                outage = True
+            await asyncio.sleep(1)
+            with contextlib.suppress(OSError, DatabaseError):
+                await self.reload()
 
     async def _lifespan(self, receive, send) -> None:
         while True:

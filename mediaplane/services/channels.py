@@ -8,6 +8,7 @@ goes through here. Refusals raise errors.Refused with IVS's error code.
 from __future__ import annotations
 
 from mediaplane.models import IvsChannel, IvsRecordingConfiguration, IvsStreamKey, ViewerSessionRevocation
+from mediaplane.services import playback
 from mediaplane.services.errors import conflict, find, invalid, over_quota
 
 # A channel's settings as CreateChannel and UpdateChannel name them -> model field.
@@ -49,6 +50,7 @@ def create_channel(*, settings: dict, tags: dict) -> tuple[IvsChannel, IvsStream
     channel = IvsChannel(tags=tags)
     _apply(channel, settings)
     channel.save()
+    playback.keep_marker(channel)
     return channel, IvsStreamKey.objects.create(channel=channel)
 
 
@@ -58,12 +60,14 @@ def update_channel(channel: IvsChannel, *, settings: dict) -> None:
     if channel.live_session() and LIVE_FIXED_SETTINGS & settings.keys():
         raise conflict("Cannot change the latency mode, type or preset of a channel while it is live")
     _apply(channel, settings)
+    playback.keep_marker(channel)  # before the save: a channel made private loses it first
     channel.save()
 
 
 def delete_channel(channel: IvsChannel) -> None:
     if channel.live_session():
         raise conflict("Cannot delete a channel while it is live; stop the stream first")
+    playback.drop_marker(channel)
     channel.delete()
 
 

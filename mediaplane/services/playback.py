@@ -1,9 +1,20 @@
-"""State the playback-auth server keeps in memory, and telling it when that changes."""
+"""State the playback-auth server keeps in memory, and telling it when that changes;
+and nginx's fallback for when that server is down.
+
+The fallback: a marker file per public channel (`var/run/public-channels/<channel id>`).
+While the auth server cannot be asked, nginx serves a channel's files only if its marker
+exists, so public channels keep playing and private ones are refused, never served
+open. A channel loses its marker before the change that makes it private (or deletes
+it) commits, and gets it only after the change that makes it public commits; the auth
+server rebuilds the folder on start and on every reload, which also corrects changes
+made around the service functions (the admin) within seconds.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+from pathlib import Path
 
 import redis
 from django.conf import settings
@@ -18,7 +29,7 @@ log = logging.getLogger(__name__)
 
 @functools.cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_CLIENT_OPTIONS)
 
 
 def load_snapshot() -> Snapshot:
@@ -45,3 +56,44 @@ def _notify() -> None:
 def changed(**_signal_kwargs) -> None:
     """Have the auth server reload once the change is committed (a signal receiver)."""
     transaction.on_commit(_notify)
+
+
+# --- nginx's fallback while the auth server is down ---------------------------------------
+
+
+def public_markers() -> Path:
+    return settings.VAR_DIR / "run" / "public-channels"
+
+
+def keep_marker(channel: IvsChannel) -> None:
+    """Call when `channel` is saved: a private channel loses its marker at once (even if
+    the change then rolls back, it must never play open); a public one gets it once the
+    change is committed."""
+    marker = public_markers() / channel.resource_id
+    if channel.authorized:
+        marker.unlink(missing_ok=True)
+    else:
+        transaction.on_commit(lambda: _touch(marker))
+
+
+def drop_marker(channel: IvsChannel) -> None:
+    """Call before deleting `channel`."""
+    (public_markers() / channel.resource_id).unlink(missing_ok=True)
+
+
+def _touch(marker: Path) -> None:
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+
+
+def sync_markers() -> None:
+    """Make the marker folder name exactly the public channels."""
+    close_old_connections()
+    folder = public_markers()
+    folder.mkdir(parents=True, exist_ok=True)
+    public = set(IvsChannel.objects.filter(authorized=False).values_list("resource_id", flat=True))
+    present = {marker.name for marker in folder.iterdir()}
+    for name in present - public:
+        (folder / name).unlink(missing_ok=True)
+    for name in public - present:
+        (folder / name).touch()
