@@ -128,9 +128,16 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
       for (const track of stream.getVideoTracks()) {
         pc.addTransceiver(track, { direction: "sendonly", streams: [stream], sendEncodings: simulcast ? SIMULCAST : undefined });
       }
-      await pc.setLocalDescription(await pc.createOffer());
-      await gathered(pc);
-      const { text, location: where } = await send("POST", claims.whip_url, token, pc.localDescription.sdp, "application/sdp");
+      let answer;
+      try {
+        await pc.setLocalDescription(await pc.createOffer());
+        await gathered(pc);
+        answer = await send("POST", claims.whip_url, token, pc.localDescription.sdp, "application/sdp");
+      } catch (error) {
+        pc.close(); // a refused offer (the media server down: 503) leaves no connection behind
+        throw error;
+      }
+      const { text, location: where } = answer;
       await pc.setRemoteDescription({ type: "answer", sdp: text });
       publisher = { pc, url: origin(where) };
       pc.onconnectionstatechange = () => {
@@ -283,6 +290,11 @@ function ivsDriver({ fetchToken, onParticipants, onRemoved, onError }) {
 
 export function createStageClient(driver, options) {
   return driver === "ivs" ? ivsDriver(options) : localDriver(options);
+}
+
+// The plane's media server (Janus) is down: trying again later will work.
+export function isUnavailable(error) {
+  return error?.status === 503;
 }
 
 export function tokenFetcher(url) {

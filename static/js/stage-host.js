@@ -2,8 +2,9 @@
 // camera off, share screen, leave; other hosts appear in the grid beside you.
 import { createChat } from "./chat.js";
 import { createGrid } from "./stage-grid.js";
-import { createStageClient, tokenFetcher } from "./stage-client.js";
+import { createStageClient, isUnavailable, tokenFetcher } from "./stage-client.js";
 import { guestStudioControls, hostGuestControls } from "./stage-guests.js";
+import { retryWithBackoff } from "./socket.js";
 
 const root = document.getElementById("studio");
 const preview = document.getElementById("preview");
@@ -74,8 +75,20 @@ function setOnStage(value) {
 joinButton.addEventListener("click", async () => {
   joinButton.disabled = true;
   showError("");
+  // While the media server is down (503) the page says so and keeps trying, so the host
+  // goes on stage by themselves once it is back; any other refusal is final.
+  let lastError = null;
   try {
-    await stage.publish(local);
+    await retryWithBackoff(
+      () =>
+        stage.publish(local).catch((error) => {
+          lastError = error;
+          if (isUnavailable(error)) showError(`Stage video is unavailable right now (${error.message}). Trying again…`);
+          throw error;
+        }),
+      { shouldStop: () => !isUnavailable(lastError), backoff: { cap: 5000 } },
+    );
+    showError("");
     setOnStage(true);
   } catch (error) {
     showError(`Could not go on stage: ${error.message}`);
