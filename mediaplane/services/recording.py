@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -38,15 +39,45 @@ def _ingest_name(raw: Path) -> str:
 
 
 def last_written(ingest_name: str) -> dt.datetime | None:
-    """When nginx last wrote the broadcast's raw recording: its last frame. None when
-    there is no such file (never recorded, or already finished)."""
-    times = []
-    for raw in raw_recordings().glob(f"{ingest_name}-*.flv") if ingest_name else ():
+    """When the broadcast's last frame reached nginx, read from its raw recording. None
+    when there is no such file (never recorded, or already finished)."""
+    raws = sorted(raw_recordings().glob(f"{ingest_name}-*.flv")) if ingest_name else []
+    for raw in reversed(raws):
         try:
-            times.append(raw.stat().st_mtime)
+            with raw.open("rb") as flv:
+                written = os.fstat(flv.fileno()).st_mtime
+                last_frame = _last_tag_time(flv)
         except FileNotFoundError:
             continue
-    return dt.datetime.fromtimestamp(max(times), dt.UTC) if times else None
+        opened = raw.stem.rpartition("-")[2]
+        # nginx rewrites the header when it closes the file, so the file's time is the
+        # close; the last tag's timestamp (from the file's opening, named in whole
+        # seconds) is the last frame. A file cut off mid-tag (nginx killed) was last
+        # written with its last frame.
+        if last_frame is not None and opened.isdigit() and int(opened) + last_frame <= written + 1:
+            written = int(opened) + last_frame
+        return dt.datetime.fromtimestamp(written, dt.UTC)
+    return None
+
+
+_FLV_TAG_HEADER = 11
+_FLV_TAG_TYPES = {8, 9, 18}  # audio, video, script data
+
+
+def _last_tag_time(flv) -> float | None:
+    """Seconds from the start of an FLV file to its last complete tag, or None."""
+    size = os.fstat(flv.fileno()).st_size
+    if size < 4 + _FLV_TAG_HEADER:
+        return None
+    flv.seek(size - 4)
+    tag_size = int.from_bytes(flv.read(4), "big")  # PreviousTagSize after the last tag
+    if not _FLV_TAG_HEADER <= tag_size <= size - 4:
+        return None
+    flv.seek(size - 4 - tag_size)
+    header = flv.read(_FLV_TAG_HEADER)
+    if header[0] not in _FLV_TAG_TYPES or int.from_bytes(header[1:4], "big") != tag_size - _FLV_TAG_HEADER:
+        return None
+    return (int.from_bytes(header[4:7], "big") | header[7] << 24) / 1000
 
 
 def leftover_raw_recordings(*, settled_for: float) -> list[Path]:
