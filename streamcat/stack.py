@@ -346,17 +346,18 @@ class Stack:
                 raise StackError(f"{name} is {states} after {timeout:.0f}s; last lines of its log:\n{self.tail(name)}")
             time.sleep(0.05)
 
-    def kill(self, name: str) -> int:
-        """Kill one part abruptly (fault tests): its first process, and that process's
-        children. supervisord starts it again by itself. Returns the pid it had."""
-        pid = self.pid(name)
-        os.killpg(pid, signal.SIGKILL)
-        # Return once supervisord has seen it die, so a wait_up() after this waits for
-        # the new process rather than finding the old one's last breath.
+    def kill(self, name: str, *, every_process: bool = False) -> list[int]:
+        """Kill a part abruptly (fault tests): its first process (or all of them), with
+        their children. supervisord starts them again by itself. Returns the pids."""
+        pids = self.pids(name) if every_process else [self.pid(name)]
+        for pid in pids:
+            os.killpg(pid, signal.SIGKILL)
+        # Return once supervisord has seen them die, so a wait_up() after this waits
+        # for the new processes rather than finding the old ones' last breath.
         deadline = time.monotonic() + 10
-        while self.pid(name) == pid and time.monotonic() < deadline:
+        while set(self.pids(name)) & set(pids) and time.monotonic() < deadline:
             time.sleep(0.02)
-        return pid
+        return pids
 
     def hold_down(self, name: str) -> None:
         """Stop one part and keep it down (degradation tests), until bring_up(name)."""

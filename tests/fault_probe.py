@@ -67,7 +67,8 @@ class Probe:
         while self._running:
             started = time.monotonic()
             try:
-                with urllib.request.urlopen(url, timeout=3) as response:
+                # A slow answer on a busy machine is not an outage: only errors are.
+                with urllib.request.urlopen(url, timeout=15) as response:
                     body = response.read()
                 segments = SEGMENT.findall(body)
                 samples.append(Sample(started, True, segments[-1] if segments else b""))

@@ -20,12 +20,13 @@ from tests.fault_probe import Probe
 
 pytestmark = pytest.mark.usefixtures("fresh_chat")
 
-# The site never goes down for these; it may for the parts every request passes
-# through (nginx, the app), for at most SITE_BOUND seconds.
-SITE_NEVER_DOWN = ("beat", "worker", "janus", "playback_auth", "redis")
-SITE_BOUND = 10.0  # generous for a loaded 2-core machine; bench.faults measures the real figure
+# The site never fails for these; when nginx or every app process dies it fails
+# for a while (bench.faults measures how long; here only that it comes back, as a
+# busy machine slows every start). "x*" kills every process of a part that runs
+# several on one socket (one alone goes unnoticed).
+SITE_NEVER_DOWN = ("beat", "worker", "janus", "playback_auth", "playback_auth*", "redis", "app")
 # nginx last: its death ends the broadcast, which is then published again.
-ORDER = ("beat", "worker", "janus", "playback_auth", "redis", "app", "nginx")
+ORDER = ("beat", "worker", "janus", "playback_auth", "playback_auth*", "redis", "app", "app*", "nginx")
 
 
 def _cookie(user) -> str:
@@ -66,11 +67,12 @@ def test_every_part_killed_mid_broadcast_comes_back_by_itself(plane, stack, redi
     assert probe.chat.acked, "no message was acknowledged at all"
 
 
-def _kill_and_watch(part: str, owner, probe: Probe, session: IvsStreamSession) -> list[str]:
+def _kill_and_watch(fault: str, owner, probe: Probe, session: IvsStreamSession) -> list[str]:
     failures = []
+    part = fault.rstrip("*")
     acked_before = len(probe.chat.acked)
     killed_at = time.monotonic()
-    owner.kill(part)
+    owner.kill(part, every_process=fault.endswith("*"))
     owner.wait_up(part, timeout=30)
     back = time.monotonic() - killed_at
     # Chat flows again: new messages are acknowledged, and the reader has every
@@ -79,7 +81,8 @@ def _kill_and_watch(part: str, owner, probe: Probe, session: IvsStreamSession) -
     try:
         wait_for(lambda: not probe.lost_messages(), timeout=20, message="every acknowledged message read")
     except AssertionError:
-        failures.append(f"{part}: acknowledged messages lost: {sorted(probe.lost_messages())}")
+        failures.append(f"{fault}: acknowledged messages lost: {sorted(probe.lost_messages())}")
+    wait_for(lambda: probe.first_ok_after(probe.site, killed_at) is not None, timeout=60, message="the site back")
     site_down = probe.longest_outage(probe.site, killed_at)
     if part == "nginx":
         # The publisher's connection died with nginx: a lost ingest, told as such.
@@ -95,11 +98,9 @@ def _kill_and_watch(part: str, owner, probe: Probe, session: IvsStreamSession) -
         # Nothing else carries the broadcast: the same session is live, unharmed.
         session.refresh_from_db()
         if not session.is_live or session.events.filter(type=IvsStreamEvent.FAILURE).exists():
-            failures.append(f"{part}: the broadcast's session was ended or marked failed")
+            failures.append(f"{fault}: the broadcast's session was ended or marked failed")
         wait_for(lambda: probe.fresh_hls_after(killed_at) is not None, timeout=30, message=f"HLS after {part}")
-    if part in SITE_NEVER_DOWN and site_down > 0:
-        failures.append(f"{part}: the home page failed for {site_down:.1f}s")
-    if site_down > SITE_BOUND:
-        failures.append(f"{part}: the home page was down {site_down:.1f}s (bound {SITE_BOUND}s)")
-    print(f"{part}: back in {back:.1f}s, site down {site_down:.1f}s, HLS fresh {probe.fresh_hls_after(killed_at)}")
+    if fault in SITE_NEVER_DOWN and site_down > 0:
+        failures.append(f"{fault}: the home page failed for {site_down:.1f}s")
+    print(f"{fault}: back in {back:.1f}s, site down {site_down:.1f}s, HLS fresh {probe.fresh_hls_after(killed_at)}")
     return failures
