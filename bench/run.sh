@@ -29,4 +29,7 @@ mkdir -p bench/results
     echo
     echo "### Chat fan-out (one room)"
     .venv/bin/python -m bench.chat_fanout "${BENCH_CHAT_SECONDS:-20}"
+    echo
+    echo "### Faults: each part killed during a broadcast"
+    .venv/bin/python -m bench.faults "${BENCH_FAULT_ROUNDS:-3}"
 } | tee bench/results/latest.md
