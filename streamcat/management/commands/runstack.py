@@ -30,11 +30,14 @@ class Command(BaseCommand):
             raise SystemExit(1) from exc
         self._print_urls()
         reported: set[str] = set()
+        supervisor_log = stack.log_dir / f"supervisord-{stack.label}.log"
+        read_up_to = supervisor_log.stat().st_size if supervisor_log.exists() else 0
         try:
             while not stopping:
                 if stack.supervisord.poll() is not None:
                     self.stderr.write(f"supervisord exited; see {stack.log_dir}")
                     raise SystemExit(1)
+                read_up_to = self._echo_deaths(supervisor_log, read_up_to)
                 reported = self._report_given_up(stack, reported)
                 time.sleep(1)
         finally:
@@ -46,6 +49,19 @@ class Command(BaseCommand):
                 except Exception as exc:  # noqa: BLE001 - stopping goes on whatever failed
                     self.stderr.write(f"could not end the live broadcasts cleanly: {exc}")
             stack.stop()
+
+    def _echo_deaths(self, supervisor_log, offset: int) -> int:
+        """Show the operator each unexpected exit supervisord logged (it restarts the part)."""
+        try:
+            with supervisor_log.open("rb") as log:
+                log.seek(offset)
+                new = log.read()
+        except OSError:
+            return offset
+        for line in new.decode(errors="replace").splitlines():
+            if "not expected" in line:
+                self.stderr.write(line + " — restarting it")
+        return offset + len(new)
 
     def _report_given_up(self, stack: Stack, reported: set[str]) -> set[str]:
         """Say once when supervisord gave a part up (it kept dying at start); the rest
