@@ -3,7 +3,10 @@ configurations, and compositions (carried out by mediaplane.services.composition
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from mediaplane.api.ivs_realtime import ivs_realtime
 from mediaplane.api.paging import listing
@@ -19,11 +22,22 @@ from mediaplane.models import (
 from mediaplane.services import compositions
 from mediaplane.services.errors import find
 
+log = logging.getLogger(__name__)
+
 
 def _on_commit_watch() -> None:
+    transaction.on_commit(_watch_now)
+
+
+def _watch_now() -> None:
+    """Start or stop compositions' processes at once. With the broker (Redis) down the
+    call has been answered all the same: the periodic watch acts once it is back."""
     from mediaplane.tasks import watch_compositions
 
-    transaction.on_commit(watch_compositions.delay)
+    try:
+        watch_compositions.delay()
+    except OperationalError as exc:
+        log.warning("composition watch deferred to its next period: %s", exc)
 
 
 # --- Encoder configurations ------------------------------------------------------------
