@@ -107,7 +107,7 @@ def test_an_nginx_crash_ends_sessions_at_their_real_end_and_keeps_their_recordin
     unrecorded, _ = go_live(ivs, publisher, "unrecorded")
     unrecorded_arn = unrecorded["channel"]["arn"]
     raw_names = {arn: session_of(arn).ingest_name for arn in (recorded.arn, unrecorded_arn)}
-    assert all(recording.last_written(name) for name in raw_names.values())
+    assert all(recording.raw_times(name) for name in raw_names.values())
 
     crashed = now()
     plane.kill("nginx")  # no on_publish_done, no on_record_done
@@ -130,7 +130,7 @@ def test_an_nginx_crash_ends_sessions_at_their_real_end_and_keeps_their_recordin
     mp4 = settings.STORAGE_DIR / past.recording_url.split("/recordings/", 1)[1]
     assert mp4.stat().st_size > 0 and past.recording_seconds >= 2 and past.thumbnail_url.endswith("thumb0.jpg")
     # ...and nothing of either raw recording is left.
-    wait_for(lambda: not any(recording.last_written(name) for name in raw_names.values()), timeout=30)
+    wait_for(lambda: not any(recording.raw_times(name) for name in raw_names.values()), timeout=30)
     unrecorded_id = unrecorded_arn.rsplit("/", 1)[1]
     assert not list(settings.STORAGE_DIR.glob(f"*/ivs/v1/*/{unrecorded_id}"))
 

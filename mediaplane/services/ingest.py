@@ -132,9 +132,9 @@ def end_publish(*, stream_key: str, client_id: str, app: str) -> IvsStreamSessio
     if session is None:
         return None
     now = timezone.now()
-    last_frame = recording.last_written(session.ingest_name)
-    if last_frame is not None and now - last_frame > SILENT_PUBLISHER:
-        _close(session, at=last_frame, lost=True)
+    raw = recording.raw_times(session.ingest_name)
+    if raw is not None and now - raw.last_frame > SILENT_PUBLISHER:
+        _close(session, at=raw.last_frame, lost=True)
     else:
         _close(session, at=now)
     return session
@@ -159,7 +159,7 @@ def _close(session: IvsStreamSession, *, at: dt.datetime, lost: bool = False) ->
 
 # on_publish opens the session before nginx has the stream: it is not missing yet.
 LOST_GRACE = dt.timedelta(seconds=5)
-# A stream nginx no longer has, whose raw recording was written this recently: its
+# A stream nginx closed this recently (its raw recording's last write): its
 # on_publish_done may still be on the way.
 PUBLISH_DONE_GRACE = dt.timedelta(seconds=2)
 
@@ -167,7 +167,7 @@ PUBLISH_DONE_GRACE = dt.timedelta(seconds=2)
 def reconcile(state: nginx.State | None, *, channel: IvsChannel | None = None) -> int:
     """Close every live session whose broadcast nginx no longer carries (`state` None:
     nginx is not running), as IngestLost, at the broadcast's real end as well as it is
-    known: its raw recording's last write, and never after a restarted nginx began.
+    known: its raw recording's last frame, and never after a restarted nginx began.
     Sessions are matched on their stream's name, unique per publish. Idempotent;
     returns how many were closed."""
     now = timezone.now()
@@ -179,9 +179,9 @@ def reconcile(state: nginx.State | None, *, channel: IvsChannel | None = None) -
         sessions = sessions.filter(channel=channel)
     closed = 0
     for session in sessions:
-        if session.ingest_name and session.ingest_name in carried:
+        if session.ingest_name in carried:
             continue
-        last_frame = recording.last_written(session.ingest_name)
+        raw = recording.raw_times(session.ingest_name)
         restarted = (
             state is not None
             and session.nginx_pid is not None
@@ -189,11 +189,11 @@ def reconcile(state: nginx.State | None, *, channel: IvsChannel | None = None) -
         )
         if restarted:
             # The nginx that carried it died: the broadcast ended before this one began.
-            end = min(last_frame or state.instance.started_at, state.instance.started_at)
-        elif session.start_time > now - LOST_GRACE or (last_frame and now - last_frame < PUBLISH_DONE_GRACE):
+            end = min(raw.last_frame if raw else state.instance.started_at, state.instance.started_at)
+        elif session.start_time > now - LOST_GRACE or (raw and now - raw.modified < PUBLISH_DONE_GRACE):
             continue
         else:
-            end = last_frame or now
+            end = raw.last_frame if raw else now
         closed += _close(session, at=end, lost=True)
     return closed
 

@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -38,15 +39,21 @@ def _ingest_name(raw: Path) -> str:
     return raw.stem.rpartition("-")[0]
 
 
-def last_written(ingest_name: str) -> dt.datetime | None:
-    """When the broadcast's last frame reached nginx, read from its raw recording. None
-    when there is no such file (never recorded, or already finished)."""
+@dataclass(frozen=True)
+class RawTimes:
+    last_frame: dt.datetime  # when the broadcast's last frame reached nginx
+    modified: dt.datetime  # when nginx last wrote the file: also when it closed it
+
+
+def raw_times(ingest_name: str) -> RawTimes | None:
+    """What a broadcast's raw recording says about its end. None when there is no such
+    file (never recorded, or already finished)."""
     raws = sorted(raw_recordings().glob(f"{ingest_name}-*.flv")) if ingest_name else []
     for raw in reversed(raws):
         try:
             with raw.open("rb") as flv:
-                written = os.fstat(flv.fileno()).st_mtime
-                last_frame = _last_tag_time(flv)
+                modified = os.fstat(flv.fileno()).st_mtime
+                last_tag = _last_tag_time(flv)
         except FileNotFoundError:
             continue
         opened = raw.stem.rpartition("-")[2]
@@ -54,9 +61,13 @@ def last_written(ingest_name: str) -> dt.datetime | None:
         # close; the last tag's timestamp (from the file's opening, named in whole
         # seconds) is the last frame. A file cut off mid-tag (nginx killed) was last
         # written with its last frame.
-        if last_frame is not None and opened.isdigit() and int(opened) + last_frame <= written + 1:
-            written = int(opened) + last_frame
-        return dt.datetime.fromtimestamp(written, dt.UTC)
+        last_frame = modified
+        if last_tag is not None and opened.isdigit() and int(opened) + last_tag <= modified + 1:
+            last_frame = int(opened) + last_tag
+        return RawTimes(
+            last_frame=dt.datetime.fromtimestamp(last_frame, dt.UTC),
+            modified=dt.datetime.fromtimestamp(modified, dt.UTC),
+        )
     return None
 
 
