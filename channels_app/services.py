@@ -9,6 +9,7 @@ import logging
 import re
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -185,11 +186,16 @@ def sync_live_streams() -> None:
 
 
 def attach_recordings() -> None:
-    """Link recent broadcasts of recording channels to their recordings, which are
-    written a few seconds after the broadcast ends."""
-    recent = timezone.now() - dt.timedelta(minutes=30)
+    """Link broadcasts of recording channels to their recordings, which are written a
+    few seconds after the broadcast ends: recent ones at every sync; older ones (a
+    broadcast cut by a crash is finished when the plane next starts, maybe hours
+    later) every few minutes, for a week."""
+    now = timezone.now()
+    since = now - dt.timedelta(minutes=30)
+    if cache.add("channels:attach-older-recordings", 1, timeout=300):
+        since = now - dt.timedelta(days=7)
     waiting = StreamSession.objects.filter(
-        channel__record_broadcasts=True, ended_at__gte=recent, recording_url=""
+        channel__record_broadcasts=True, ended_at__gte=since, recording_url=""
     ).select_related("channel")
     for session in waiting:
         found = video.find_recording(

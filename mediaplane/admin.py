@@ -21,7 +21,9 @@ from mediaplane.models import Stage as PlaneStage
 class IvsChannelAdmin(admin.ModelAdmin):
     list_display = ("resource_id", "name", "latency_mode", "type", "created_at")
     search_fields = ("resource_id", "name", "arn")
-    readonly_fields = ("resource_id", "arn", "created_at")
+    # Playback authorisation changes through the API (UpdateChannel), which also keeps
+    # nginx's fallback list of public channels right.
+    readonly_fields = ("resource_id", "arn", "authorized", "created_at")
 
 
 @admin.register(IvsStreamKey)

@@ -14,6 +14,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from kombu.exceptions import OperationalError
 
 from mediaplane.api import compositions as _compositions  # noqa: F401 - registers its operations
 from mediaplane.api import sigv4
@@ -165,7 +166,10 @@ def on_record_done(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden("not nginx")
     from mediaplane.tasks import finish_recording
 
-    finish_recording.delay(path=request.POST.get("path", ""))
+    try:
+        finish_recording.delay(path=request.POST.get("path", ""))
+    except OperationalError as exc:  # the broker (Redis) is down
+        log.warning("recording left for the raw-recording sweep: %s", exc)
     return HttpResponse("ok")
 
 

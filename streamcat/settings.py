@@ -160,7 +160,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 # How often Celery beat refreshes live state, health figures and the sessions
 # list from the IVS API (seconds).
-STREAM_SYNC_INTERVAL = env_int("STREAMCAT_STREAM_SYNC_INTERVAL", 5)
+STREAM_SYNC_INTERVAL = env_int("STREAMCAT_STREAM_SYNC_INTERVAL", 2)
 INGEST_SAMPLE_INTERVAL = env_int("STREAMCAT_INGEST_SAMPLE_INTERVAL", 5)
 
 AUTH_PASSWORD_VALIDATORS = [

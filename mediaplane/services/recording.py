@@ -182,7 +182,12 @@ def _finish(source: Path) -> Path | None:
             pattern = str(folder / "media" / "thumbnails" / "thumb%d.jpg")
             # The first frame, then one every interval.
             every = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{config.thumbnail_interval})',scale=640:-2"
-            ffmpeg.run(["-i", str(mp4), "-vf", every, "-fps_mode", "vfr", "-q:v", "4", "-start_number", "0", pattern])
+            # Keyframes only: a few decodes instead of the whole video, so finishing a long
+            # recording does not hold a worker slot the 2 s ingest reconcile needs.
+            ffmpeg.run(
+                ["-skip_frame", "nokey", "-i", str(mp4), "-vf", every, "-fps_mode", "vfr", "-q:v", "4"]
+                + ["-start_number", "0", pattern]
+            )
         status, message = "RECORDING_ENDED", ""
     except (subprocess.SubprocessError, OSError, ValueError) as exc:
         log.error("recording of %s failed: %s", channel.arn, exc)
