@@ -108,6 +108,9 @@ class RoomFanout:
             closers = [close for members in self.rooms.values() for close in members.values()]
             self.rooms.clear()
             lost, self._pubsub = self._pubsub, self._redis.pubsub()
+            # This listener ends here: a join from now on must start a new one, even
+            # while this one is still closing sockets below.
+            self._listener = None
         with contextlib.suppress(OSError, aioredis.RedisError):
             await lost.aclose()
         for close in closers:

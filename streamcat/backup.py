@@ -73,13 +73,15 @@ def _places() -> dict[str, Path]:
 
 
 PRIVATE_PLACES = ("secrets.json", "demo-admin-password", "keys/")
+FOLDER_PLACES = ("media", "storage")
 
 
 def _local_path(name: str) -> Path | None:
     """Where the archive's `files/<name>` goes in this install (None: nowhere we know)."""
     for place, path in _places().items():
         if name == place:
-            return path
+            # A file, not a folder: "media" or "storage" itself would replace the folder.
+            return path if place not in FOLDER_PLACES else None
         if name.startswith(place + "/"):
             return path / name[len(place) + 1 :]
     return None
@@ -274,6 +276,9 @@ def restore(archive: Path, *, force: bool = False) -> Restored:
         _refuse_while_running()
         if not force:
             _refuse_a_database_in_use()
+        # nginx's list of public channels (its fallback while the playback-auth server is
+        # down) described the old database: gone until the auth server writes it anew.
+        shutil.rmtree(settings.VAR_DIR / "run" / "public-channels", ignore_errors=True)
         _load_database(manifest["engine"], staging / DATABASE_MEMBER[manifest["engine"]])
         files = [name for name in manifest["files"] if name.startswith(FILES)]
         for name in files:

@@ -23,9 +23,9 @@ from mediaplane.services import recording
 from tests.conftest import wait_for
 
 # The plane's reconciliation runs every 2 s; a loaded machine may delay a run or two.
-SECONDS_TO_NOTICE = 8
+SECONDS_TO_NOTICE = 20
 # How far a recorded end may be from the moment the broadcast really ended.
-END_TOLERANCE = dt.timedelta(seconds=3)
+END_TOLERANCE = dt.timedelta(seconds=4)
 
 
 @pytest.fixture
@@ -72,8 +72,8 @@ def go_live(ivs, publisher, name: str, **kwargs):
 
 
 def test_a_publisher_that_hangs_up_ends_cleanly_and_its_playlist_goes(ivs, publisher):
-    channel, source = go_live(ivs, publisher, "clean", seconds=6)
-    source.wait(timeout=30)
+    channel, source = go_live(ivs, publisher, "clean")
+    source.stop()  # SIGTERM: ffmpeg closes its RTMP connection as an encoder does
     hung_up = now()
     session = wait_for(lambda: ended(channel["channel"]["arn"]), timeout=SECONDS_TO_NOTICE, message="the end")
     assert abs(session.end_time - hung_up) <= END_TOLERANCE
@@ -177,23 +177,18 @@ def test_end_broadcasts_ends_every_broadcast_cleanly(ivs, publisher):
         assert "IngestLost" not in codes(session) and names(session).count("Stream End") == 1
 
 
-def test_leftover_raw_recordings_are_capped_oldest_first(db):
+def test_leftover_raw_recordings_are_capped_oldest_first(db, tmp_path):
     """Raw recordings no live broadcast writes are deleted oldest first beyond the cap;
-    a live broadcast's file is never touched."""
-    folder = recording.raw_recordings()
-    folder.mkdir(parents=True, exist_ok=True)
+    a live broadcast's file and one that ended too recently are never touched."""
     channel = IvsChannel.objects.create(name="capped")
     IvsStreamSession.objects.create(channel=channel, start_time=now(), ingest_name="f" * 32)
     written = time.time()
-    # Written just now, so the running stack's sweep leaves them to this test.
-    files = {name: folder / f"{name * 32}-{int(written)}.flv" for name in "abcf"}
-    for age, name in enumerate("fabc"):
+    files = {name: tmp_path / f"{name * 32}-{int(written)}.flv" for name in "abcfn"}
+    for name, age in {"f": 4000, "a": 3000, "b": 2000, "c": 1000, "n": 10}.items():
         files[name].write_bytes(b"x" * 1000)
-        os.utime(files[name], (written - 0.4 + age * 0.1,) * 2)
-    try:
-        deleted = recording.hold_raw_recordings_cap(max_bytes=2000)
-        assert deleted == [files["a"]]
-        assert [name for name, path in files.items() if path.exists()] == ["b", "c", "f"]
-    finally:
-        for path in files.values():
-            path.unlink(missing_ok=True)
+        os.utime(files[name], (written - age,) * 2)
+    deleted = recording.hold_raw_recordings_cap(max_bytes=3000, folder=tmp_path)
+    assert deleted == [files["a"]]  # then b + c + n fit; f is live
+    # Over a tighter cap the older files go, but never the one that has just ended.
+    assert recording.hold_raw_recordings_cap(max_bytes=0, folder=tmp_path) == [files["b"], files["c"]]
+    assert [name for name, path in files.items() if path.exists()] == ["f", "n"]

@@ -160,8 +160,8 @@ def _close(session: IvsStreamSession, *, at: dt.datetime, lost: bool = False) ->
 # on_publish opens the session before nginx has the stream: it is not missing yet.
 LOST_GRACE = dt.timedelta(seconds=5)
 # A stream nginx closed this recently (its raw recording's last write): its
-# on_publish_done may still be on the way.
-PUBLISH_DONE_GRACE = dt.timedelta(seconds=2)
+# on_publish_done may still be on the way (a busy app takes seconds to answer nginx).
+PUBLISH_DONE_GRACE = dt.timedelta(seconds=5)
 
 
 def reconcile(state: nginx.State | None, *, channel: IvsChannel | None = None) -> int:

@@ -91,9 +91,15 @@ def sync_markers() -> None:
     close_old_connections()
     folder = public_markers()
     folder.mkdir(parents=True, exist_ok=True)
-    public = set(IvsChannel.objects.filter(authorized=False).values_list("resource_id", flat=True))
     present = {marker.name for marker in folder.iterdir()}
+    public = _public_ids()
     for name in present - public:
         (folder / name).unlink(missing_ok=True)
-    for name in public - present:
+    # Asked again after listing: a channel made private meanwhile (its marker removed
+    # before that commit) must not get its marker back from the first answer.
+    for name in (public - present) & _public_ids():
         (folder / name).touch()
+
+
+def _public_ids() -> set[str]:
+    return set(IvsChannel.objects.filter(authorized=False).values_list("resource_id", flat=True))

@@ -5,7 +5,9 @@ The bucket is a folder under STORAGE_DIR, served at /recordings/."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -16,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from mediaplane import storage
@@ -26,7 +27,8 @@ from mediaplane.models import IvsRecordingConfiguration, IvsStreamSession
 log = logging.getLogger(__name__)
 
 # Longer than any ffmpeg job of one recording (drivers/ffmpeg.py allows 600 s each).
-FINISH_LOCK_SECONDS = 1800
+# The cap spares files that ended this recently: the sweep is about to finish them.
+CAP_SPARES_NEWER_THAN = 600
 
 
 def raw_recordings() -> Path:
@@ -91,14 +93,14 @@ def _last_tag_time(flv) -> float | None:
     return (int.from_bytes(header[4:7], "big") | header[7] << 24) / 1000
 
 
-def leftover_raw_recordings(*, settled_for: float) -> list[Path]:
+def leftover_raw_recordings(*, settled_for: float, folder: Path | None = None) -> list[Path]:
     """Raw recordings nobody writes any more, oldest first: not the file of a live
     session, unchanged for `settled_for` seconds. Broadcasts cut off without
     on_record_done (nginx killed) or whose finishing task was lost leave these."""
     live = set(IvsStreamSession.objects.filter(end_time__isnull=True).values_list("ingest_name", flat=True))
     now = time.time()
     leftovers = []
-    for raw in raw_recordings().glob("*.flv"):
+    for raw in (folder or raw_recordings()).glob("*.flv"):
         try:
             written = raw.stat().st_mtime
         except FileNotFoundError:
@@ -108,22 +110,31 @@ def leftover_raw_recordings(*, settled_for: float) -> list[Path]:
     return [raw for _, raw in sorted(leftovers)]
 
 
-def hold_raw_recordings_cap(*, max_bytes: int) -> list[Path]:
+def hold_raw_recordings_cap(*, max_bytes: int, older_than: float = CAP_SPARES_NEWER_THAN, folder=None) -> list[Path]:
     """Delete the oldest raw recordings not being written until the rest fit in
-    `max_bytes` (what piles up while recordings cannot be finished). Returns the deleted."""
-    leftovers = leftover_raw_recordings(settled_for=0)
-    sizes = {}
-    for raw in leftovers:
+    `max_bytes` (what piles up while recordings cannot be finished). A file that ended
+    less than `older_than` seconds ago, or that is being finished, is waiting for the
+    sweep and is spared. Returns the deleted."""
+    sizes, recent = {}, set()
+    for raw in leftover_raw_recordings(settled_for=0, folder=folder):
         try:
-            sizes[raw] = raw.stat().st_size
+            stat = raw.stat()
         except FileNotFoundError:
             continue
+        sizes[raw] = stat.st_size
+        if time.time() - stat.st_mtime < older_than:
+            recent.add(raw)
     total, deleted = sum(sizes.values()), []
     for raw, size in sizes.items():
         if total <= max_bytes:
             break
-        log.warning("raw recordings exceed %d bytes: deleting %s unfinished", max_bytes, raw.name)
-        raw.unlink(missing_ok=True)
+        if raw in recent:
+            continue
+        with _finishing(raw) as mine:
+            if not mine:
+                continue  # being finished right now
+            log.warning("raw recordings exceed %d bytes: deleting %s unfinished", max_bytes, raw.name)
+            raw.unlink(missing_ok=True)
         total -= size
         deleted.append(raw)
     return deleted
@@ -139,14 +150,28 @@ def finish_recording(*, path: str) -> Path | None:
     if not source.is_file() or source.resolve().parent != incoming:
         log.warning("ignoring a recording outside %s: %s", incoming, path)
         return None
-    lock = f"plane:recording:finishing:{source.name}"
-    if not cache.add(lock, 1, timeout=FINISH_LOCK_SECONDS):
-        return None
-    try:
+    with _finishing(source) as mine:
         # The other call may have finished it just before this one took the lock.
-        return _finish(source) if source.is_file() else None
-    finally:
-        cache.delete(lock)
+        return _finish(source) if mine and source.is_file() else None
+
+
+@contextlib.contextmanager
+def _finishing(raw: Path):
+    """An exclusive lock on the raw file while it is finished or deleted: yields False
+    if another process holds it. The kernel releases it when that process dies, so a
+    worker killed mid-way never blocks the next try."""
+    try:
+        handle = raw.open("rb")
+    except FileNotFoundError:
+        yield False
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def _finish(source: Path) -> Path | None:

@@ -1,3 +1,4 @@
+import contextlib
 import signal
 import time
 import xmlrpc.client
@@ -8,6 +9,8 @@ from django.core.management.base import BaseCommand
 
 from core import video
 from streamcat.stack import Stack, StackError
+
+RETRY_GIVEN_UP = 30  # seconds
 
 
 class Command(BaseCommand):
@@ -29,7 +32,7 @@ class Command(BaseCommand):
             self.stderr.write(f"StreamCat could not start: {exc}\nLogs are in {stack.log_dir}")
             raise SystemExit(1) from exc
         self._print_urls()
-        reported: set[str] = set()
+        given_up: dict[str, float] = {}
         supervisor_log = stack.log_dir / f"supervisord-{stack.label}.log"
         read_up_to = supervisor_log.stat().st_size if supervisor_log.exists() else 0
         try:
@@ -38,13 +41,15 @@ class Command(BaseCommand):
                     self.stderr.write(f"supervisord exited; see {stack.log_dir}")
                     raise SystemExit(1)
                 read_up_to = self._echo_deaths(supervisor_log, read_up_to)
-                reported = self._report_given_up(stack, reported)
+                given_up = self._retry_given_up(stack, given_up)
                 time.sleep(1)
         finally:
             self.stdout.write("Stopping StreamCat…")
             if settings.MEDIA_PLANE == "local":
-                # Broadcasts end cleanly (not as lost ingest) while the app still runs.
+                # nginx first, so no encoder reconnects into a new broadcast; then every
+                # open session ends cleanly (a Stream End, not a lost ingest).
                 try:
+                    stack.hold_down("nginx")
                     call_command("end_broadcasts")
                 except Exception as exc:  # noqa: BLE001 - stopping goes on whatever failed
                     self.stderr.write(f"could not end the live broadcasts cleanly: {exc}")
@@ -54,6 +59,8 @@ class Command(BaseCommand):
         """Show the operator each unexpected exit supervisord logged (it restarts the part)."""
         try:
             with supervisor_log.open("rb") as log:
+                if supervisor_log.stat().st_size < offset:
+                    offset = 0  # rotated
                 log.seek(offset)
                 new = log.read()
         except OSError:
@@ -63,17 +70,27 @@ class Command(BaseCommand):
                 self.stderr.write(line + " — restarting it")
         return offset + len(new)
 
-    def _report_given_up(self, stack: Stack, reported: set[str]) -> set[str]:
-        """Say once when supervisord gave a part up (it kept dying at start); the rest
-        keeps serving without it."""
+    def _retry_given_up(self, stack: Stack, given_up: dict[str, float]) -> dict[str, float]:
+        """supervisord gives a part up when it keeps dying at start (FATAL). Say so once,
+        and try it again every RETRY_GIVEN_UP seconds: what stopped it (a port taken, the
+        database down) may pass. The rest keeps serving meanwhile."""
         try:
             fatal = {name for name, state in stack.states().items() if state == "FATAL"}
         except (OSError, xmlrpc.client.Fault):
-            return reported
-        for name in fatal - reported:
-            self.stderr.write(f"{name} keeps failing to start and was given up. Last lines of its log:\n")
-            self.stderr.write(stack.tail(name))
-        return fatal
+            return given_up
+        now = time.monotonic()
+        for name in fatal - given_up.keys():
+            self.stderr.write(f"{name} keeps failing to start; trying again every {RETRY_GIVEN_UP}s. Its log:\n")
+            self.stderr.write(stack.tail(name.split(":")[0]))
+            given_up[name] = now
+        for name, since in list(given_up.items()):
+            if name not in fatal:
+                del given_up[name]
+            elif now - since >= RETRY_GIVEN_UP:
+                with contextlib.suppress(OSError, xmlrpc.client.Fault):
+                    stack.restart_process(name)
+                given_up[name] = now
+        return given_up
 
     def _print_urls(self):
         key_id, secret = next(iter(settings.LOCAL_PLANE_ACCESS_KEYS.items()))
