@@ -2,8 +2,8 @@
 listening socket supervisord hands it as descriptor 0.
 
 supervisord owns the socket (an fcgi-program) and runs several of these on it (the
-site's app, the playback-auth server): when one dies the others keep accepting, and
-while all restart, requests wait in the socket's backlog instead of being refused.
+site's app, the playback-auth server): when one dies the others keep accepting, so a
+crash refuses no connection.
 """
 
 import socket
