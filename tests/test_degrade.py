@@ -106,9 +106,10 @@ def test_chat_says_reconnecting_while_redis_is_down_and_comes_back(plane, redis_
     bob_page = login("bob")
     for page in (alice_page, bob_page):
         page.goto(channel.get_absolute_url())
+        expect(page.locator(".chat[data-connected]")).to_have_count(1, timeout=20_000)
     bob_page.fill(".chat-input", "before the outage")
     bob_page.press(".chat-input", "Enter")
-    expect(alice_page.locator(".chat-line").filter(has_text="before the outage")).to_have_count(1)
+    expect(alice_page.locator(".chat-line").filter(has_text="before the outage")).to_have_count(1, timeout=20_000)
 
     with held_down(redis_server, "redis"):
         for page in (alice_page, bob_page):

@@ -179,6 +179,7 @@ export function createChat(root, { onEvent = () => {} } = {}) {
       onOpen: (opened) => {
         socket = opened;
         status.hidden = true;
+        root.dataset.connected = "true"; // for styles and tests: messages can be sent
       },
       onEvent: (event) => {
         // A busy room sends what queued up meanwhile as one batch.
@@ -189,6 +190,7 @@ export function createChat(root, { onEvent = () => {} } = {}) {
       },
       onClose: (event) => {
         clearInterval(heartbeat);
+        delete root.dataset.connected;
         status.hidden = kicked;
         // 4403: this viewer may no longer read this chat (unfollowed, made private).
         if (event.code === 4403) {
