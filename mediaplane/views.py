@@ -135,6 +135,9 @@ def on_publish(request: HttpRequest) -> HttpResponse:
             client_id=request.POST.get("clientid", ""),
             app=request.POST.get("app", ""),
             address=request.POST.get("addr") or None,
+            # nginx's configuration puts it on the callback URL of the loopback server;
+            # the publisher's own arguments arrive in the body, so they cannot claim it.
+            secure=request.GET.get("secure") == "1",
         )
     except ingest.PublishRefused as exc:
         log.info("publish refused from %s: %s", request.POST.get("addr"), exc)

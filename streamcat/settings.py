@@ -33,6 +33,17 @@ PLAYBACK_AUTH_PORT = env_int("STREAMCAT_PLAYBACK_AUTH_PORT", 8005)  # loopback o
 JANUS_RTP_PORTS = env_str("STREAMCAT_JANUS_RTP_PORTS", "20000-40000")  # UDP, public for WebRTC
 PUBLIC_URL = env_str("STREAMCAT_PUBLIC_URL", f"http://{PUBLIC_HOST}:{HTTP_PORT}")
 
+# --- RTMPS ingest: nginx's stream module ends TLS on RTMPS_PORT (IVS uses 443, which
+# needs root and is HTTPS's; 1936 is the usual unprivileged RTMPS port) and hands the
+# stream to nginx-rtmp on RTMP_INTERNAL_PORT, loopback only, where every publish counts
+# as secure (the SRT gateway publishes there too). RTMP_PORT stays plain RTMP, accepted
+# only for channels with insecureIngest. The certificate is TLS_CERT/TLS_KEY when set,
+# else one generated for PUBLIC_HOST in var/tls/ (self-signed).
+RTMPS_PORT = env_int("STREAMCAT_RTMPS_PORT", 1936)
+RTMP_INTERNAL_PORT = env_int("STREAMCAT_RTMP_INTERNAL_PORT", 1937)
+TLS_CERT = env_str("STREAMCAT_TLS_CERT", "")
+TLS_KEY = env_str("STREAMCAT_TLS_KEY", "")
+
 ALLOWED_HOSTS = env_str("STREAMCAT_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]," + PUBLIC_HOST).split(",")
 CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
 

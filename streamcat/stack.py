@@ -29,6 +29,7 @@ from django.conf import settings
 from supervisor.xmlrpc import SupervisorTransport
 
 from mediaplane.drivers import janus, nginx
+from streamcat import tls
 
 ALL_PARTS = ("redis", "janus", "playback_auth", "nginx", "app", "worker", "beat")
 # Start order (low first); supervisord stops in the reverse order: Celery first, then
@@ -89,7 +90,8 @@ class Stack:
         return self.var_dir / "log"
 
     def prepare(self) -> None:
-        """Create the runtime folders and write nginx's configuration."""
+        """Create the runtime folders, the RTMPS certificate if the site has none, and
+        write nginx's configuration."""
         for sub in (
             "run",
             "log",
@@ -105,11 +107,16 @@ class Stack:
             "nginx/scgi",
         ):
             (self.var_dir / sub).mkdir(parents=True, exist_ok=True)
+        tls_cert, tls_key = tls.ingest_certificate(
+            var_dir=self.var_dir, host=settings.PUBLIC_HOST, cert=settings.TLS_CERT, key=settings.TLS_KEY
+        )
         config = nginx.render_config(
             var_dir=self.var_dir,
             static_root=settings.STATIC_ROOT,
             callback_url=f"http://127.0.0.1:{settings.APP_PORT}/_plane/rtmp",
             callback_secret=settings.MEDIA_CALLBACK_SECRET,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
         )
         self._write(self.var_dir / "nginx" / "nginx.conf", config)
         self._prepare_janus()

@@ -225,7 +225,7 @@ def test_a_restored_backup_serves_the_same_accounts_channels_keys_and_recordings
         for name, accepted in ((key, True), (key[:-1] + "x", False)):
             check = http.request(
                 "POST",
-                f"{base}/_plane/rtmp/on_publish?secret={settings.MEDIA_CALLBACK_SECRET}",
+                f"{base}/_plane/rtmp/on_publish?secret={settings.MEDIA_CALLBACK_SECRET}&secure=1",
                 fields={"name": name, "app": "app", "clientid": "1", "addr": "127.0.0.1"},
                 encode_multipart=False,
             )

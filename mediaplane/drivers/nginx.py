@@ -19,6 +19,7 @@ from django.conf import settings
 from django.template import Context, Engine
 
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"  # TLS in front of RTMP (RTMPS)
 INGEST_APP = "app"  # the application OBS publishes to, named as on IVS
 HLS_APP = "live"
 BANDWIDTH_WINDOW_MS = 10_500  # the relay target that writes HLS; publishing here is loopback-only
@@ -64,16 +65,32 @@ class State:
     streams: list[StreamStats]
 
 
-def render_config(*, var_dir: Path, static_root: Path, callback_url: str, callback_secret: str) -> str:
+def rtmp_servers() -> list[dict]:
+    """nginx-rtmp's servers in configuration order (rtmp_control addresses them by
+    index): the public one, plain RTMP; the loopback one, whatever arrived secure."""
+    return [
+        {"listen": f"{settings.LISTEN_ADDRESS}:{settings.RTMP_PORT}", "secure": False},
+        {"listen": f"127.0.0.1:{settings.RTMP_INTERNAL_PORT}", "secure": True},
+    ]
+
+
+def render_config(
+    *, var_dir: Path, static_root: Path, callback_url: str, callback_secret: str, tls_cert: Path, tls_key: Path
+) -> str:
     template = (settings.BASE_DIR / "deploy" / "nginx.conf.template").read_text()
     context = {
         "rtmp_module": RTMP_MODULE,
+        "stream_module": STREAM_MODULE,
+        "rtmp_servers": rtmp_servers(),
+        "rtmps_port": settings.RTMPS_PORT,
+        "rtmp_internal_port": settings.RTMP_INTERNAL_PORT,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
         "var_dir": var_dir,
         "listen": settings.LISTEN_ADDRESS,
         "http_port": settings.HTTP_PORT,
         "app_port": settings.APP_PORT,
         "playback_auth_port": settings.PLAYBACK_AUTH_PORT,
-        "rtmp_port": settings.RTMP_PORT,
         "control_port": settings.NGINX_CONTROL_PORT,
         "static_root": static_root,
         "hls_fragment": settings.HLS_FRAGMENT_SECONDS,
@@ -139,13 +156,17 @@ def _children(element) -> dict:
 
 
 def drop_publisher(*, app: str, name: str) -> bool:
-    """Disconnect the publisher of one stream at once. False if nginx had no such publisher."""
-    try:
-        with urllib.request.urlopen(_control_url("/control/drop/publisher", app=app, name=name), timeout=5) as r:
-            return r.read().strip() not in {b"", b"0"}
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return False
-        raise NginxUnavailable(str(exc)) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise NginxUnavailable(str(exc)) from exc
+    """Disconnect the publisher of one stream at once, on whichever RTMP server it
+    arrived. False if nginx had no such publisher."""
+    dropped = False
+    for server in range(len(rtmp_servers())):
+        url = _control_url("/control/drop/publisher", srv=server, app=app, name=name)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                dropped |= response.read().strip() not in {b"", b"0"}
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise NginxUnavailable(str(exc)) from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise NginxUnavailable(str(exc)) from exc
+    return dropped

@@ -54,7 +54,9 @@ class IvsChannel(models.Model):
 
     @property
     def ingest_endpoint(self) -> str:
-        return f"{settings.PUBLIC_HOST}:{settings.RTMP_PORT}"
+        """The host only, as on IVS: publishers add the protocol and port (RTMPS_PORT,
+        or RTMP_PORT where insecureIngest allows plain RTMP)."""
+        return settings.PUBLIC_HOST
 
     def live_session(self) -> IvsStreamSession | None:
         return self.sessions.filter(end_time__isnull=True).order_by("-start_time").first()

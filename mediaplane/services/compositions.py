@@ -359,7 +359,8 @@ def _ingest_url(destination: CompositionDestination) -> str:
     key = IvsStreamKey.objects.filter(channel=channel).first()
     if key is None:
         raise CompositionError("The channel has no stream key to publish with")
-    return f"rtmp://127.0.0.1:{settings.RTMP_PORT}/app/{key.value}"
+    # The loopback RTMP server: the plane's own publish counts as secure (insecureIngest off).
+    return f"rtmp://127.0.0.1:{settings.RTMP_INTERNAL_PORT}/app/{key.value}"
 
 
 # --- Ending ----------------------------------------------------------------------------------

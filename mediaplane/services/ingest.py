@@ -46,16 +46,20 @@ def _event(
     )
 
 
-def start_publish(*, stream_key: str, client_id: str, app: str, address: str | None) -> IvsStreamSession:
+def start_publish(*, stream_key: str, client_id: str, app: str, address: str | None, secure: bool) -> IvsStreamSession:
     """Accept a publisher with a valid key on a channel that is not live; open its session.
+    `secure`: it arrived over TLS (RTMPS) or encrypted SRT, not as plain RTMP.
 
-    Raises PublishRefused for an unknown key or a channel already live (a second
-    publisher never takes over a running broadcast).
+    Raises PublishRefused for an unknown key, a plain publish to a channel without
+    insecureIngest (as IVS), or a channel already live (a second publisher never takes
+    over a running broadcast).
     """
     key = _find_key(stream_key)
     if key is None:
         raise PublishRefused("unknown stream key")
     channel = key.channel
+    if not secure and not channel.insecure_ingest:
+        raise PublishRefused(f"channel {channel.resource_id} takes RTMPS only (insecureIngest is false)")
     # nginx is asking us, so it is up; a failed stat only leaves the instance unknown
     # and the channel's lost sessions to the periodic reconciliation.
     state = None
