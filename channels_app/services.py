@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
@@ -92,6 +93,39 @@ def set_recording(*, channel: Channel, enabled: bool) -> Channel:
     channel.record_broadcasts = enabled
     channel.save(update_fields=["record_broadcasts"])
     return channel
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """What a streamer pastes into OBS: the RTMPS server always; the plain RTMP server
+    only when the channel allows insecure ingest."""
+
+    server: str
+    plain_server: str | None
+    self_signed: bool  # the local plane's generated certificate: encoders that verify refuse it
+
+    @property
+    def insecure_allowed(self) -> bool:
+        return self.plain_server is not None
+
+
+def ingest_settings(*, channel: Channel) -> IngestSettings:
+    """Read from the video service each time, so the page shows what it enforces."""
+    with video.failures_as(ChannelError, "load the ingest settings"):
+        ivs_channel = video.get_channel(channel_arn=channel.arn)
+    endpoint = ivs_channel["ingestEndpoint"]
+    return IngestSettings(
+        server=video.ingest_server_url(endpoint),
+        plain_server=video.ingest_server_url(endpoint, secure=False) if ivs_channel.get("insecureIngest") else None,
+        self_signed=video.is_local() and not settings.TLS_CERT,
+    )
+
+
+def set_insecure_ingest(*, channel: Channel, allowed: bool) -> None:
+    """Also accept plain RTMP (the stream key then crosses the network in clear), or
+    take RTMPS only. A broadcast already live carries on either way."""
+    with video.failures_as(ChannelError, "change the ingest settings"):
+        video.set_channel_insecure_ingest(channel_arn=channel.arn, allowed=allowed)
 
 
 def send_metadata(*, channel: Channel, text: str) -> None:

@@ -45,6 +45,25 @@ def recording_toggle(request):
 
 @login_required
 @require_POST
+def insecure_ingest_toggle(request):
+    channel = _own_channel(request)
+    allowed = request.POST.get("allowed") == "on"
+    try:
+        services.set_insecure_ingest(channel=channel, allowed=allowed)
+    except services.ChannelError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            "Plain RTMP is accepted too: your stream key crosses the network unencrypted."
+            if allowed
+            else "Only RTMPS is accepted now.",
+        )
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
 def channel_create(request):
     form = ChannelForm(request.POST)
     if form.is_valid():

@@ -142,6 +142,16 @@ def update_channel(*, channel_arn: str, name: str) -> dict:
     return _call("ivs", "update_channel", arn=channel_arn, name=name)["channel"]
 
 
+def get_channel(*, channel_arn: str) -> dict:
+    return _call("ivs", "get_channel", arn=channel_arn)["channel"]
+
+
+def set_channel_insecure_ingest(*, channel_arn: str, allowed: bool) -> None:
+    """Let the channel also take plain RTMP (and SRT without a passphrase), or take
+    RTMPS only again (IVS's default)."""
+    _call("ivs", "update_channel", arn=channel_arn, insecureIngest=allowed)
+
+
 def put_metadata(*, channel_arn: str, metadata: str) -> None:
     """Timed metadata (a poll, a product) that viewers' players receive with the video."""
     _call("ivs", "put_metadata", channelArn=channel_arn, metadata=metadata)
@@ -370,11 +380,13 @@ def delete_stream_key(*, stream_key_arn: str) -> None:
     _call("ivs", "delete_stream_key", arn=stream_key_arn)
 
 
-def ingest_server_url(ingest_endpoint: str) -> str:
-    """The RTMP(S) server URL a streamer pastes into OBS."""
-    if is_local():
-        return f"rtmp://{ingest_endpoint}/app/"
-    return f"rtmps://{ingest_endpoint}:443/app/"
+def ingest_server_url(ingest_endpoint: str, *, secure: bool = True) -> str:
+    """The server URL a streamer pastes into OBS: RTMPS, or plain RTMP (secure=False)
+    for channels that allow insecure ingest. `ingest_endpoint` is the host, as IVS
+    gives it; the local plane's ports are this site's settings."""
+    if secure:
+        return f"rtmps://{ingest_endpoint}:{settings.RTMPS_PORT if is_local() else 443}/app/"
+    return f"rtmp://{ingest_endpoint}:{settings.RTMP_PORT if is_local() else 1935}/app/"
 
 
 # --- Streams and stream sessions --------------------------------------------------

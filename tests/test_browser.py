@@ -38,7 +38,7 @@ def test_sign_up_create_channel_and_see_the_key(page):
     page.click("text=Create channel")
     expect(page.locator(".message.success")).to_contain_text("Your channel is ready")
     channel = Channel.objects.get(owner__username="streamer1")
-    expect(page.locator("#ingest-server")).to_have_value(f"rtmp://{channel.ingest_endpoint}/app/")
+    expect(page.locator("#ingest-server")).to_have_value(video.ingest_server_url(channel.ingest_endpoint))
     key = page.get_by_test_id("stream-key")
     expect(key).to_have_attribute("type", "password")
     page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)

@@ -53,7 +53,7 @@ def test_create_channel_calls_ivs_and_keeps_the_arns(streamer, client):
     assert ivs_channel["playbackUrl"] == channel.playback_url
     assert video.list_stream_key_arns(channel_arn=channel.arn) == [channel.stream_key_arn]
     page = client.get(reverse("dashboard")).content.decode()
-    assert f"rtmp://{channel.ingest_endpoint}/app/" in page
+    assert video.ingest_server_url(channel.ingest_endpoint) in page  # rtmps://
     # The key itself is not in the page; it is fetched on demand.
     value = video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"]
     assert value not in page

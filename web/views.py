@@ -14,7 +14,6 @@ from channels_app.forms import ChannelForm, ChannelSettingsForm
 from channels_app.models import Category, Channel, StreamSession
 from chat.selectors import chat_replay
 from chat.services import room_for_channel
-from core import video
 from follows import selectors as follows
 from stages import broadcast
 
@@ -91,7 +90,11 @@ def dashboard(request):
         context["settings_form"] = ChannelSettingsForm(instance=channel)
         context["sessions"] = selectors.channel_sessions(channel)
         context["stages"] = request.user.stages.all()[:10]
-        context["ingest_server"] = video.ingest_server_url(channel.ingest_endpoint)
+        if not channel.is_disabled:
+            try:
+                context["ingest"] = services.ingest_settings(channel=channel)
+            except services.ChannelError as exc:
+                context["ingest_error"] = str(exc)
     return render(request, "web/dashboard.html", context)
 
 
