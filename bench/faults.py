@@ -40,7 +40,7 @@ RECONNECT_DELAY = 1.0  # seconds an encoder waits before publishing again
 
 def encoder(stream_key: str, stop: threading.Event) -> None:
     """Publishes 640x360 at 30 fps with a keyframe a second; reconnects when cut."""
-    url = f"rtmp://127.0.0.1:{settings.RTMP_PORT}/app/{stream_key}"
+    url = f"rtmps://127.0.0.1:{settings.RTMPS_PORT}/app/{stream_key}"
     while not stop.is_set():
         process = subprocess.Popen(
             ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re"]

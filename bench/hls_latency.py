@@ -1,7 +1,7 @@
 """HLS latency: how far the newest frame a player can fetch is behind the wall clock.
 
 A source paints the wall clock (milliseconds, as 64 black/white blocks) into every
-frame and publishes it over RTMP in real time to the real nginx-rtmp. A "player"
+frame and publishes it over RTMPS in real time to the real nginx-rtmp. A "player"
 polls the playlist every 100 ms, fetches each new segment as soon as it is listed
 and decodes its last frame; at every poll, latency = now - the clock painted in the
 newest frame it could fetch.
@@ -83,7 +83,7 @@ def publish(stream_key: str, seconds: float, stop: threading.Event) -> None:
             "yuv420p",
             "-f",
             "flv",
-            f"rtmp://127.0.0.1:{settings.RTMP_PORT}/app/{stream_key}",
+            f"rtmps://127.0.0.1:{settings.RTMPS_PORT}/app/{stream_key}",
         ],
         stdin=subprocess.PIPE,
     )

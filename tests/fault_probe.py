@@ -27,7 +27,7 @@ SEGMENT = re.compile(rb"^[^#\s].*$", re.MULTILINE)
 class Sample:
     at: float  # time.monotonic()
     ok: bool
-    value: bytes = b""  # for HLS samples: the newest segment the playlist lists
+    value: bytes = b""  # for HLS samples: the newest segment the playlist lists (see _newest_segment)
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Probe:
         self.site: list[Sample] = []
         self.hls: list[Sample] = []
         self.chat = Chat()
+        self._generation, self._last_number = 0, -1
         self._running = True
         self._threads = [
             threading.Thread(target=self._poll, args=(self.site_url, self.site, 0.2), daemon=True),
@@ -70,11 +71,23 @@ class Probe:
                 # A slow answer on a busy machine is not an outage: only errors are.
                 with urllib.request.urlopen(url, timeout=15) as response:
                     body = response.read()
-                segments = SEGMENT.findall(body)
-                samples.append(Sample(started, True, segments[-1] if segments else b""))
+                samples.append(Sample(started, True, self._newest_segment(body)))
             except (urllib.error.URLError, OSError):
                 samples.append(Sample(started, False))
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    def _newest_segment(self, playlist: bytes) -> bytes:
+        """The newest segment the playlist lists, told apart from a segment of the same
+        name before nginx started numbering afresh (a new broadcast after its playlist
+        was removed): a number lower than the last one seen starts a new generation."""
+        segments = SEGMENT.findall(playlist)
+        if not segments:
+            return b""
+        number = int(re.sub(rb"\D", b"", segments[-1]) or 0)
+        if number < self._last_number:
+            self._generation += 1
+        self._last_number = number
+        return b"%d:%s" % (self._generation, segments[-1])
 
     async def _chat(self) -> None:
         nonces = iter(range(1, 1_000_000))

@@ -94,12 +94,14 @@ class Command(BaseCommand):
 
     def _print_urls(self):
         key_id, secret = next(iter(settings.LOCAL_PLANE_ACCESS_KEYS.items()))
+        rtmps = f"rtmps://{settings.PUBLIC_HOST}:{settings.RTMPS_PORT}/app/"
         rtmp = f"rtmp://{settings.PUBLIC_HOST}:{settings.RTMP_PORT}/app/"
         self.stdout.write(
             self.style.SUCCESS("\nStreamCat is running.\n")
             + f"  Site:            {settings.PUBLIC_URL}/\n"
             + f"  Admin:           {settings.PUBLIC_URL}/admin/\n"
-            + f"  RTMP ingest URL: {rtmp}  (stream key: on your dashboard)\n"
+            + f"  Ingest (RTMPS):  {rtmps}  (stream key: on your dashboard)\n"
+            + f"  Plain RTMP:      {rtmp}  (only channels that allow insecure ingest)\n"
             + f"  IVS API (local): {video.local_endpoint('ivs')}  and  {video.local_endpoint('ivs-realtime')}\n"
             + f"      AWS_ACCESS_KEY_ID={key_id}\n"
             + f"      AWS_SECRET_ACCESS_KEY={secret}\n"
