@@ -166,11 +166,16 @@ class Probe:
         return 0.0 if not failed else None
 
     def fresh_hls_after(self, since: float) -> float | None:
-        """Seconds from `since` until the playlist listed as its newest a segment it
-        never listed before `since`; None if not yet."""
-        before = {s.value for s in self.hls if s.at < since and s.ok}
-        for sample in self.hls:
-            if sample.at >= since and sample.ok and sample.value and sample.value not in before:
+        """Seconds from `since` until the playlist listed as its newest a segment that
+        was surely written after `since`: listed neither before it nor in the first
+        answer after it (a segment written just before `since` may first show there);
+        None if not yet. Conservative by up to one segment."""
+        after = [s for s in self.hls if s.at >= since and s.ok]
+        if not after:
+            return None
+        known = {s.value for s in self.hls if s.at < since and s.ok} | {after[0].value}
+        for sample in after[1:]:
+            if sample.value and sample.value not in known:
                 return sample.at - since
         return None
 
