@@ -30,10 +30,10 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from mediaplane.drivers import janus, nginx
 
-ALL_PARTS = ("redis", "janus", "playback_auth", "nginx", "app", "worker", "beat")
+ALL_PARTS = ("redis", "janus", "playback_auth", "nginx", "srt", "app", "worker", "beat")
 # Start order (low first); supervisord stops in the reverse order: Celery first, then
 # nginx (no new requests or publishers), the app, and Redis last.
-PRIORITY = {"redis": 10, "janus": 20, "playback_auth": 30, "app": 40, "nginx": 50, "worker": 60, "beat": 70}
+PRIORITY = {"redis": 10, "janus": 20, "playback_auth": 30, "app": 40, "nginx": 50, "srt": 55, "worker": 60, "beat": 70}
 # Seconds a part has to stop after SIGTERM before it is killed: the worker may be
 # finishing a recording; uvicorn closes sockets within its graceful timeout.
 STOP_WAIT = {"worker": 30, "app": 8}
@@ -174,6 +174,8 @@ class Stack:
                 settings.PLAYBACK_AUTH_PORT,
             ),
             "app": ([python, "-m", "streamcat.serve", "streamcat.asgi:application"], settings.APP_PORT),
+            # UDP: nothing to probe with a TCP connect; up once supervisord counts it running.
+            "srt": ([python, "-m", "mediaplane.srt"], None),
             "worker": (
                 [
                     python,
