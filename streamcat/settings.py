@@ -241,6 +241,9 @@ JANUS_ADMIN_SECRET = LOCAL_SECRETS["janus_admin_secret"]
 SRT_PORT = env_int("STREAMCAT_SRT_PORT", 9000)
 SRT_MAX_CONNECTIONS = env_int("STREAMCAT_SRT_MAX_CONNECTIONS", 32)  # callers and handshakes at once
 SRT_IDLE_TIMEOUT = env_int("STREAMCAT_SRT_IDLE_TIMEOUT", 10)  # seconds a caller may send nothing
+# Where the gateway republishes each SRT caller (rtmp://127.0.0.1:<port>/app/<key>). Its
+# publishes must count as secure ingest: switch to RTMP_INTERNAL_PORT once RTMPS lands.
+SRT_RELAY_RTMP_PORT = RTMP_PORT
 # Where Janus's ICE candidates come from. Behind NAT set STREAMCAT_JANUS_PUBLIC_IP.
 JANUS_NAT_1_1_MAPPING = env_str("STREAMCAT_JANUS_PUBLIC_IP", "")
 JANUS_ICE_ENFORCE_LIST = env_str("STREAMCAT_JANUS_ICE_INTERFACES", "")

@@ -53,6 +53,15 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _udp_bound(port: int) -> bool:
+    """Whether a UDP socket is bound to this port (the SRT gateway: nothing to connect to)."""
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            if any(line.split()[1].endswith(f":{port:04X}") for line in list(lines)[1:]):
+                return True
+    return False
+
+
 def _literal(value) -> str:
     """A value for supervisord's configuration, which expands %(name)s everywhere."""
     return str(value).replace("%", "%%")
@@ -174,7 +183,7 @@ class Stack:
                 settings.PLAYBACK_AUTH_PORT,
             ),
             "app": ([python, "-m", "streamcat.serve", "streamcat.asgi:application"], settings.APP_PORT),
-            # UDP: nothing to probe with a TCP connect; up once supervisord counts it running.
+            # UDP: _answers() looks for its bound port instead of connecting.
             "srt": ([python, "-m", "mediaplane.srt"], None),
             "worker": (
                 [
@@ -292,6 +301,8 @@ class Stack:
             argv, port = commands[name]
             if port and _listening(port):
                 raise StackError(f"port {port} is already in use: is another StreamCat running?")
+            if name == "srt" and _udp_bound(settings.SRT_PORT):
+                raise StackError(f"UDP port {settings.SRT_PORT} is already in use: is another StreamCat running?")
             if shutil.which(argv[0]) is None and not os.path.exists(argv[0]):
                 raise StackError(f"{argv[0]} is not installed: run scripts/setup.sh")
         config = self.var_dir / "run" / f"supervisord-{self.label}.conf"
@@ -348,6 +359,8 @@ class Stack:
             except OSError:
                 return False
             return True
+        if name == "srt":
+            return _udp_bound(settings.SRT_PORT)
         ports = [port] + ([settings.RTMP_PORT] if name == "nginx" else [])
         return all(p is None or _listening(p) for p in ports)
 

@@ -19,6 +19,7 @@ for name, port in {
     "STREAMCAT_REDIS_PORT": 16391,
     "STREAMCAT_JANUS_API_PORT": 18003,
     "STREAMCAT_JANUS_ADMIN_PORT": 18004,
+    "STREAMCAT_SRT_PORT": 19000,  # UDP
 }.items():
     os.environ.setdefault(name, str(port))
 # Short periods so tests see live state and health samples within seconds.

@@ -44,8 +44,8 @@ def channel_shape(channel: IvsChannel) -> dict:
         "ingestEndpoint": channel.ingest_endpoint,
         "playbackUrl": channel.playback_url,
         "containerFormat": channel.container_format,
-        # The host only, as on IVS; publishers add SRT_PORT (9000 on IVS). The passphrase
-        # is given with insecureIngest too: such a channel takes encrypted callers as well.
+        # The host only, as on IVS; publishers add SRT_PORT (9000 on IVS). The passphrase is
+        # there with insecureIngest too but unused: such a channel takes unencrypted SRT.
         "srt": {"endpoint": settings.PUBLIC_HOST, "passphrase": channel.srt_passphrase},
     }
 

@@ -4,7 +4,8 @@ A caller names its channel by its stream key as SRT's `streamid` (as on IVS). Du
 the handshake, before anything is accepted, the gateway asks the plane about that key
 (a loopback call with the shared secret, as nginx-rtmp's callbacks do) and sets the
 channel's passphrase on the connection, so libsrt itself refuses a caller with no or
-the wrong passphrase; a channel with insecureIngest also takes unencrypted callers.
+the wrong passphrase. An insecureIngest channel gets no passphrase: it takes
+unencrypted callers (IVS: "the passphrase applies only without insecureIngest").
 Each accepted caller's MPEG-TS is piped into `ffmpeg -c copy -f flv` publishing to
 nginx-rtmp with the same key, so an SRT broadcast goes live exactly as an RTMP one
 does: the same key check (on_publish), session, events and HLS.
@@ -20,6 +21,7 @@ import ctypes
 import json
 import logging
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -34,21 +36,22 @@ from mediaplane.srt import libsrt
 
 log = logging.getLogger("mediaplane.srt")
 
-# Stream keys are `sk_<region>_<36 letters and digits>`; anything longer or stranger is
-# refused before the plane is asked.
-STREAM_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
-# A handshake the callback admitted but libsrt then refused (a wrong passphrase) never
-# reaches accept: its admission is forgotten after this many seconds.
-ADMISSION_HOLD = 10.0
-# The callback runs on libsrt's receiving thread, which waits for it: the plane must answer quickly.
-PLANE_TIMEOUT = 3.0
+# Stream keys are `sk_<region>_<letters and digits>`: anything else is refused before
+# the plane is asked (libsrt already caps a streamid at 512 bytes).
+STREAM_KEY = re.compile(r"sk_[a-z0-9-]{1,32}_[A-Za-z0-9]{1,64}")
+# The callback runs on libsrt's receiving thread, which carries every caller's packets
+# and waits for it: the plane must answer quickly (it does in milliseconds).
+PLANE_TIMEOUT = 2.0
+# A peer (an IPv4 address, an IPv6 /64) refused this often within the window is refused
+# without asking the plane: a key-guessing flood costs one dict lookup per handshake.
+MAX_REFUSALS = 10
+REFUSAL_WINDOW = 60.0
 
 
 @dataclass
-class Admitted:
+class Caller:
     stream_key: str
     insecure_ingest: bool
-    at: float
 
 
 class Refusal(Exception):
@@ -57,59 +60,79 @@ class Refusal(Exception):
         self.reason = reason
 
 
+def peer_of(address: int | None) -> bytes:
+    """The part of a caller's `struct sockaddr` that names it for the refusal count."""
+    if not address:
+        return b""
+    family = int.from_bytes(ctypes.string_at(address, 2), "little")
+    if family == socket.AF_INET6:
+        return ctypes.string_at(address, 16)[8:16]  # sin6_addr's /64
+    return ctypes.string_at(address, 8)[4:8]  # sin_addr
+
+
 class Gateway:
     def __init__(self) -> None:
+        # Taken by libsrt's receiving thread (the callback), the accept loop and relays.
         self.lock = threading.Lock()
-        self.admitted: dict[int, Admitted] = {}  # handshakes let through, by socket, until accepted
-        self.publishing: dict[int, str] = {}  # accepted callers: socket -> stream key
+        self.admitted: dict[int, Caller] = {}  # handshakes let through, by socket, until accepted
+        self.publishing: dict[int, Caller] = {}  # accepted callers, by socket
+        self.refusals: dict[bytes, list[float]] = {}  # peer -> times the plane refused it
         # libsrt keeps only the function pointer: the ctypes object must outlive the listener.
         self.callback = libsrt.LISTEN_CALLBACK(self._on_handshake)
 
     # --- admission (libsrt's receiving thread) -----------------------------------
 
-    def _on_handshake(self, _opaque, sock: int, hs_version: int, _peer, stream_id: bytes | None) -> int:
+    def _on_handshake(self, _opaque, sock: int, hs_version: int, peer: int | None, stream_id: bytes | None) -> int:
         try:
-            self._admit(sock, hs_version, stream_id or b"")
+            self._admit(sock, hs_version, peer_of(peer), stream_id or b"")
         except Refusal as refusal:
             log.info("SRT caller refused (%d): %s", refusal.reason, refusal)
             libsrt.reject(sock, refusal.reason)
             return -1
-        except BaseException:  # an exception here would otherwise let the caller in
+        except BaseException:  # returning anything but -1 would let the caller in
             log.exception("SRT admission failed")
             libsrt.reject(sock, libsrt.REJECT_INTERNAL)
             return -1
         return 0
 
-    def _admit(self, sock: int, hs_version: int, raw_stream_id: bytes) -> None:
+    def _admit(self, sock: int, hs_version: int, peer: bytes, raw_stream_id: bytes) -> None:
         stream_key = raw_stream_id.decode("ascii", errors="replace")
-        if hs_version < 5 or not STREAM_ID.fullmatch(stream_key):
-            raise Refusal(libsrt.REJECT_BAD_REQUEST, "the streamid must be the channel's stream key")
         with self.lock:
             now = time.monotonic()
-            for stale in [s for s, a in self.admitted.items() if now - a.at > ADMISSION_HOLD]:
-                del self.admitted[stale]
+            self._forget_old_refusals(now)
+            if len(self.refusals.get(peer, ())) >= MAX_REFUSALS:
+                raise Refusal(libsrt.REJECT_OVERLOAD, "too many refused handshakes from this address")
+            if hs_version < 5 or not STREAM_KEY.fullmatch(stream_key):
+                self.refusals.setdefault(peer, []).append(now)
+                raise Refusal(libsrt.REJECT_BAD_REQUEST, "the streamid must be the channel's stream key")
+            # Handshakes libsrt refused after this callback (a wrong passphrase) never
+            # reach accept: their sockets are gone.
+            for gone in [s for s in self.admitted if libsrt.state(s) >= libsrt.SRTS_BROKEN]:
+                del self.admitted[gone]
             if len(self.admitted) + len(self.publishing) >= settings.SRT_MAX_CONNECTIONS:
                 raise Refusal(libsrt.REJECT_OVERLOAD, "too many SRT connections")
-            if stream_key in self.publishing.values():
+            # Handshakes come one at a time (libsrt's one receiving thread for the port),
+            # so a key found free here is still free when its admission is stored below.
+            callers = [*self.admitted.values(), *self.publishing.values()]
+            if any(caller.stream_key == stream_key for caller in callers):
                 raise Refusal(libsrt.REJECT_CONFLICT, "this stream key already has an SRT caller")
-            # A newer handshake with the key replaces one not accepted yet (a caller
-            # retrying after a wrong passphrase), so a key has one admission at a time.
-            for older in [s for s, a in self.admitted.items() if a.stream_key == stream_key]:
-                del self.admitted[older]
-            self.admitted[sock] = Admitted(stream_key, insecure_ingest=False, at=now)
         try:
             channel = self._ask_plane(stream_key)
-            libsrt.set_text(sock, libsrt.SRTO_PASSPHRASE, channel["passphrase"])
-            if channel["insecureIngest"]:
-                # Unencrypted callers too; one with a wrong passphrase is caught after accept.
-                libsrt.set_bool(sock, libsrt.SRTO_ENFORCEDENCRYPTION, False)
-        except BaseException:
-            with self.lock:
-                self.admitted.pop(sock, None)
+        except Refusal as refusal:
+            if refusal.reason == libsrt.REJECT_FORBIDDEN:
+                with self.lock:
+                    self.refusals.setdefault(peer, []).append(time.monotonic())
             raise
+        if not channel["insecureIngest"]:
+            libsrt.set_text(sock, libsrt.SRTO_PASSPHRASE, channel["passphrase"])
         with self.lock:
-            if sock in self.admitted:
-                self.admitted[sock].insecure_ingest = channel["insecureIngest"]
+            self.admitted[sock] = Caller(stream_key, insecure_ingest=channel["insecureIngest"])
+
+    def _forget_old_refusals(self, now: float) -> None:
+        for peer, times in list(self.refusals.items()):
+            times[:] = [t for t in times if now - t < REFUSAL_WINDOW]
+            if not times:
+                del self.refusals[peer]
 
     def _ask_plane(self, stream_key: str) -> dict:
         query = urllib.parse.urlencode({"secret": settings.MEDIA_CALLBACK_SECRET})
@@ -119,7 +142,7 @@ class Gateway:
         )
         try:
             with urllib.request.urlopen(request, timeout=PLANE_TIMEOUT) as response:
-                return json.loads(response.read())
+                return json.loads(response.read(4096))
         except urllib.error.HTTPError as exc:
             if exc.code == 403:
                 raise Refusal(libsrt.REJECT_FORBIDDEN, exc.read(200).decode(errors="replace")) from None
@@ -139,36 +162,37 @@ class Gateway:
         while True:
             sock = libsrt.accept(listener)
             with self.lock:
-                admitted = self.admitted.pop(sock, None)
-                if admitted is not None:
-                    self.publishing[sock] = admitted.stream_key
-            if admitted is None:  # replaced by a newer handshake with its key, or lapsed
+                caller = self.admitted.pop(sock, None)
+                if caller is not None:
+                    self.publishing[sock] = caller
+            if caller is None:  # gone before accept, so its admission was dropped
                 libsrt.close(sock)
                 continue
-            threading.Thread(target=self._relay, args=(sock, admitted), daemon=True).start()
+            threading.Thread(target=self._relay, args=(sock, caller), daemon=True).start()
 
-    def _relay(self, sock: int, admitted: Admitted) -> None:
+    def _relay(self, sock: int, caller: Caller) -> None:
         """Pipe the caller's MPEG-TS into ffmpeg, which publishes it to nginx-rtmp, until
         either side ends or the caller sends nothing for SRT_IDLE_TIMEOUT seconds."""
         ffmpeg = None
         try:
-            encryption = libsrt.get_int(sock, libsrt.SRTO_RCVKMSTATE)
-            allowed = {libsrt.KM_SECURED} | ({libsrt.KM_UNSECURED} if admitted.insecure_ingest else set())
-            if encryption not in allowed:
-                log.info("SRT caller closed: its encryption does not fit the channel (state %d)", encryption)
+            # libsrt refused a missing or wrong passphrase already; this only makes sure.
+            if not caller.insecure_ingest and libsrt.get_int(sock, libsrt.SRTO_RCVKMSTATE) != libsrt.KM_SECURED:
+                log.warning("SRT caller closed: not encrypted on a channel that requires it")
                 return
             libsrt.set_bool(sock, libsrt.SRTO_RCVSYN, True)
             libsrt.set_int(sock, libsrt.SRTO_RCVTIMEO, settings.SRT_IDLE_TIMEOUT * 1000)
-            ffmpeg = subprocess.Popen(publish_command(admitted.stream_key), stdin=subprocess.PIPE, bufsize=0)
             buffer = ctypes.create_string_buffer(libsrt.MAX_PAYLOAD)
             while True:
                 size = libsrt.receive(sock, buffer)
                 if size <= 0:  # closed by the caller, lost, or silent too long
                     log.info("SRT caller gone: %s", libsrt.last_error() if size < 0 else "closed")
                     return
+                if ffmpeg is None:  # not before the first packet: a silent caller costs no process
+                    # If the gateway dies, ffmpeg reads the end of its stdin and finishes by itself.
+                    ffmpeg = subprocess.Popen(publish_command(caller.stream_key), stdin=subprocess.PIPE, bufsize=0)
                 ffmpeg.stdin.write(buffer.raw[:size])
         except BrokenPipeError:
-            log.info("ffmpeg ended the SRT publish (refused by the plane, or bad input)")
+            log.info("ffmpeg ended the SRT publish (refused by the plane, or not MPEG-TS)")
         except libsrt.SrtError as exc:
             log.info("SRT caller dropped: %s", exc)
         finally:
@@ -199,5 +223,5 @@ def publish_command(stream_key: str) -> list[str]:
         "copy",
         "-f",
         "flv",
-        f"rtmp://127.0.0.1:{settings.RTMP_PORT}/app/{stream_key}",
+        f"rtmp://127.0.0.1:{settings.SRT_RELAY_RTMP_PORT}/app/{stream_key}",
     ]

@@ -19,13 +19,18 @@ SRTO_RCVTIMEO = 14
 SRTO_PASSPHRASE = 26
 SRTO_RCVKMSTATE = 41
 SRTO_STREAMID = 46
-SRTO_ENFORCEDENCRYPTION = 53
+
+# SRT_SOCKSTATUS: from BROKEN on, a socket is finished.
+SRTS_CONNECTED = 5
+SRTS_BROKEN = 6
 
 # SRT_KM_STATE: what the receiving side knows of the stream's encryption.
-KM_UNSECURED = 0
 KM_SECURED = 2
 
-# Rejection reasons a caller sees (access_control.h).
+# Rejection reasons a caller sees: libsrt's own (srt.h) ...
+REJ_BADSECRET = 10  # wrong passphrase
+REJ_UNSECURE = 11  # a passphrase on one side only
+# ... and the gateway's (access_control.h).
 REJECT_BAD_REQUEST = 1400
 REJECT_OVERLOAD = 1402
 REJECT_FORBIDDEN = 1403
@@ -64,6 +69,9 @@ lib.srt_listen_callback.argtypes = [ctypes.c_int, LISTEN_CALLBACK, ctypes.c_void
 lib.srt_accept.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
 lib.srt_recvmsg.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
 lib.srt_setrejectreason.argtypes = [ctypes.c_int, ctypes.c_int]
+lib.srt_getrejectreason.argtypes = [ctypes.c_int]
+lib.srt_getsockstate.argtypes = [ctypes.c_int]
+lib.srt_connect.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
 
 
 def _check(result: int, what: str) -> int:
@@ -116,6 +124,21 @@ def _sockaddr(host: str, port: int) -> bytes:
 def bind(sock: int, host: str, port: int) -> None:
     address = _sockaddr(host, port)
     _check(lib.srt_bind(sock, address, len(address)), f"bind {host}:{port}")
+
+
+def connect(sock: int, host: str, port: int) -> None:
+    """As a caller (the tests' encoder-less SRT client); raises SrtError if refused."""
+    address = _sockaddr(host, port)
+    _check(lib.srt_connect(sock, address, len(address)), f"connect {host}:{port}")
+
+
+def reject_reason(sock: int) -> int:
+    """Why the listener refused this caller: SRT_REJ_* below 1000, or the listener's own code."""
+    return lib.srt_getrejectreason(sock)
+
+
+def state(sock: int) -> int:
+    return lib.srt_getsockstate(sock)
 
 
 def listen(sock: int, backlog: int) -> None:

@@ -100,6 +100,8 @@ class Command(BaseCommand):
             + f"  Site:            {settings.PUBLIC_URL}/\n"
             + f"  Admin:           {settings.PUBLIC_URL}/admin/\n"
             + f"  RTMP ingest URL: {rtmp}  (stream key: on your dashboard)\n"
+            + f"  SRT ingest URL:  srt://{settings.PUBLIC_HOST}:{settings.SRT_PORT}?streamid=<stream key>"
+            + "&passphrase=<the channel's srt.passphrase>  (UDP; insecureIngest channels: no passphrase)\n"
             + f"  IVS API (local): {video.local_endpoint('ivs')}  and  {video.local_endpoint('ivs-realtime')}\n"
             + f"      AWS_ACCESS_KEY_ID={key_id}\n"
             + f"      AWS_SECRET_ACCESS_KEY={secret}\n"
