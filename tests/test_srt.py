@@ -119,6 +119,13 @@ def test_channels_carry_an_srt_endpoint_and_passphrase(ivs):
     assert all("srt" not in summary for summary in ivs.list_channels()["channels"])
 
 
+def test_callers_beyond_the_connection_cap_are_refused(ivs, srt_caller):
+    """First of the tests that connect, so no earlier caller is still counted."""
+    created = [ivs.create_channel(name=f"srt-cap-{n}") for n in range(settings.SRT_MAX_CONNECTIONS + 1)]
+    reasons = [srt_caller(c["streamKey"]["value"], c["channel"]["srt"]["passphrase"])[1] for c in created]
+    assert reasons == [0] * settings.SRT_MAX_CONNECTIONS + [libsrt.REJECT_OVERLOAD]
+
+
 def test_srt_publish_with_key_and_passphrase_goes_live(ivs, srt_publisher, srt_caller):
     created = ivs.create_channel(name="srt-live")
     arn, playback_url = created["channel"]["arn"], created["channel"]["playbackUrl"]
