@@ -260,6 +260,22 @@ def test_relays_end_with_the_gateway_and_it_comes_back(ivs, plane, srt_publisher
     )
 
 
+def test_with_the_plane_down_callers_are_refused_at_once(ivs, plane, srt_caller):
+    created = ivs.create_channel(name="srt-plane-down")
+    key, passphrase = created["streamKey"]["value"], created["channel"]["srt"]["passphrase"]
+    plane.hold_down("app")
+    try:
+        started = time.monotonic()
+        assert srt_caller(key, passphrase)[1] == libsrt.REJECT_DOWN
+        assert time.monotonic() - started < gateway.PLANE_TIMEOUT + 3
+        started = time.monotonic()
+        assert srt_caller(key, passphrase)[1] == libsrt.REJECT_DOWN
+        assert time.monotonic() - started < 1  # not asked again for PLANE_RETRY
+    finally:
+        plane.bring_up("app")
+    wait_for(lambda: srt_caller(key, passphrase)[1] == 0, timeout=30, message="the gateway to admit again")
+
+
 def test_a_key_guessing_flood_is_cut_off(ivs, srt_caller):
     """Last in this file: it leaves 127.0.0.1 refused for a minute."""
     created = ivs.create_channel(name="srt-flood")

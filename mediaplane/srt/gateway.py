@@ -42,6 +42,10 @@ STREAM_KEY = re.compile(r"sk_[a-z0-9-]{1,32}_[A-Za-z0-9]{1,64}")
 # The callback runs on libsrt's receiving thread, which carries every caller's packets
 # and waits for it: the plane must answer quickly (it does in milliseconds).
 PLANE_TIMEOUT = 2.0
+# After the plane failed to answer, callers are refused at once for this long: a caller
+# repeats its handshake every 250 ms, and each repeat waiting PLANE_TIMEOUT would hold
+# the receiving thread for far longer than the caller waits.
+PLANE_RETRY = 5.0
 # A peer (an IPv4 address, an IPv6 /64) refused this often within the window is refused
 # without asking the plane: a key-guessing flood costs one dict lookup per handshake.
 MAX_REFUSALS = 10
@@ -77,6 +81,7 @@ class Gateway:
         self.admitted: dict[int, Caller] = {}  # handshakes let through, by socket, until accepted
         self.publishing: dict[int, Caller] = {}  # accepted callers, by socket
         self.refusals: dict[bytes, list[float]] = {}  # peer -> times the plane refused it
+        self.plane_down_until = 0.0
         # libsrt keeps only the function pointer: the ctypes object must outlive the listener.
         self.callback = libsrt.LISTEN_CALLBACK(self._on_handshake)
 
@@ -100,6 +105,8 @@ class Gateway:
         with self.lock:
             now = time.monotonic()
             self._forget_old_refusals(now)
+            if now < self.plane_down_until:
+                raise Refusal(libsrt.REJECT_DOWN, "the plane did not answer a moment ago")
             if len(self.refusals.get(peer, ())) >= MAX_REFUSALS:
                 raise Refusal(libsrt.REJECT_OVERLOAD, "too many refused handshakes from this address")
             if hs_version < 5 or not STREAM_KEY.fullmatch(stream_key):
@@ -119,9 +126,11 @@ class Gateway:
         try:
             channel = self._ask_plane(stream_key)
         except Refusal as refusal:
-            if refusal.reason == libsrt.REJECT_FORBIDDEN:
-                with self.lock:
+            with self.lock:
+                if refusal.reason == libsrt.REJECT_FORBIDDEN:
                     self.refusals.setdefault(peer, []).append(time.monotonic())
+                else:
+                    self.plane_down_until = time.monotonic() + PLANE_RETRY
             raise
         if not channel["insecureIngest"]:
             libsrt.set_text(sock, libsrt.SRTO_PASSPHRASE, channel["passphrase"])
