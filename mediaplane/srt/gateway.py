@@ -23,6 +23,7 @@ import logging
 import re
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -68,7 +69,7 @@ def peer_of(address: int | None) -> bytes:
     """The part of a caller's `struct sockaddr` that names it for the refusal count."""
     if not address:
         return b""
-    family = int.from_bytes(ctypes.string_at(address, 2), "little")
+    family = int.from_bytes(ctypes.string_at(address, 2), sys.byteorder)  # sa_family: host order
     if family == socket.AF_INET6:
         return ctypes.string_at(address, 16)[8:16]  # sin6_addr's /64
     return ctypes.string_at(address, 8)[4:8]  # sin_addr
