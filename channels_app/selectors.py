@@ -2,7 +2,9 @@
 
 from django.db.models import Count, F, Q, QuerySet
 
+from channels_app import services
 from channels_app.models import Category, Channel, StreamSession
+from core import video
 
 
 def channel_cards() -> QuerySet[Channel]:
@@ -42,3 +44,11 @@ def channel_sessions(channel: Channel, limit: int = 50) -> QuerySet[StreamSessio
 def past_broadcasts(channel: Channel, limit: int = 12) -> QuerySet[StreamSession]:
     """Broadcasts with a recording, newest first."""
     return channel.sessions.exclude(recording_url="").order_by("-started_at")[:limit]
+
+
+def srt_ingest_url(channel: Channel) -> str:
+    """The SRT URL (endpoint, stream key, passphrase) for its owner's dashboard only; raises
+    services.ChannelError like the stream key itself."""
+    stream_key = services.stream_key_value(channel=channel)
+    with video.failures_as(services.ChannelError, "load the SRT settings"):
+        return video.srt_ingest_url(channel_arn=channel.arn, stream_key=stream_key)

@@ -389,6 +389,19 @@ def ingest_server_url(ingest_endpoint: str, *, secure: bool = True) -> str:
     return f"rtmp://{ingest_endpoint}:{settings.RTMP_PORT if is_local() else 1935}/app/"
 
 
+def srt_ingest_url(*, channel_arn: str, stream_key: str) -> str:
+    """The SRT URL a streamer gives OBS (as Server, with Stream key left empty) or ffmpeg:
+    the channel's `srt` endpoint and passphrase from GetChannel, the key as streamid.
+    A secret, like the key. Amazon IVS listens on port 9000; the local plane on SRT_PORT."""
+    channel = _call("ivs", "get_channel", arn=channel_arn)["channel"]
+    srt = channel.get("srt") or {}
+    port = settings.SRT_PORT if is_local() else 9000
+    query = {"streamid": stream_key}
+    if not channel.get("insecureIngest"):  # with insecure ingest, SRT goes unencrypted (IVS's Srt shape)
+        query["passphrase"] = srt.get("passphrase", "")
+    return f"srt://{srt.get('endpoint', '')}:{port}?{urllib.parse.urlencode(query)}"
+
+
 # --- Streams and stream sessions --------------------------------------------------
 
 

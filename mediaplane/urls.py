@@ -8,6 +8,7 @@ urlpatterns = [
     path("rtmp/on_relay_publish", views.on_relay_publish),
     path("rtmp/on_publish_done", views.on_publish_done),
     path("rtmp/on_record_done", views.on_record_done),
+    path("srt/admission", views.srt_admission),
     path("janus/events", webrtc.janus_events),
     path("whip", webrtc.whip),
     path("whep", webrtc.whep),

@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from kombu.exceptions import OperationalError
@@ -24,6 +24,7 @@ from mediaplane.api.ivs_realtime import ivs_realtime
 from mediaplane.api.protocol import ApiError, Service, parse_input, to_json
 from mediaplane.models import IngestSample
 from mediaplane.services import ingest
+from mediaplane.srt import admission
 
 log = logging.getLogger(__name__)
 SERVICES = {"ivs": ivs, "ivs-realtime": ivs_realtime}
@@ -187,3 +188,21 @@ def on_publish_done(request: HttpRequest) -> HttpResponse:
         app=request.POST.get("app", ""),
     )
     return HttpResponse("ok")
+
+
+# --- SRT gateway callback --------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def srt_admission(request: HttpRequest) -> HttpResponse:
+    """The SRT gateway asks, during a caller's handshake, whether its streamid (a stream
+    key) may publish and with which passphrase; loopback and the shared secret, as nginx."""
+    if not _from_nginx(request):
+        return HttpResponseForbidden("not the gateway")
+    try:
+        channel = admission.admit(request.POST.get("streamid", ""))
+    except admission.Refused as exc:
+        log.info("SRT publish refused: %s", exc)
+        return HttpResponseForbidden(str(exc))
+    return JsonResponse(channel)

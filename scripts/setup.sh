@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(redis-server nginx libnginx-mod-rtmp libnginx-mod-stream ffmpeg janus)
+DEB_PACKAGES=(redis-server nginx libnginx-mod-rtmp libnginx-mod-stream ffmpeg libsrt1.5-gnutls janus)
 if [[ "${STREAMCAT_SETUP_TESTS:-0}" == 1 ]]; then
     DEB_PACKAGES+=(chromium postgresql fonts-dejavu-core iproute2 gcc libc6-dev)
 fi

@@ -247,6 +247,11 @@ LOCAL_PLANE_ACCESS_KEYS = {
 MEDIA_CALLBACK_SECRET = LOCAL_SECRETS["media_callback_secret"]
 JANUS_API_SECRET = LOCAL_SECRETS["janus_api_secret"]
 JANUS_ADMIN_SECRET = LOCAL_SECRETS["janus_admin_secret"]
+# SRT ingest (mediaplane/srt): one UDP port for every channel, on LISTEN_ADDRESS; a
+# caller picks its channel by streamid (its stream key). 9000 as on IVS.
+SRT_PORT = env_int("STREAMCAT_SRT_PORT", 9000)
+SRT_MAX_CONNECTIONS = env_int("STREAMCAT_SRT_MAX_CONNECTIONS", 32)  # callers and handshakes at once
+SRT_IDLE_TIMEOUT = env_int("STREAMCAT_SRT_IDLE_TIMEOUT", 10)  # seconds a caller may send nothing
 # Where Janus's ICE candidates come from. Behind NAT set STREAMCAT_JANUS_PUBLIC_IP.
 JANUS_NAT_1_1_MAPPING = env_str("STREAMCAT_JANUS_PUBLIC_IP", "")
 JANUS_ICE_ENFORCE_LIST = env_str("STREAMCAT_JANUS_ICE_INTERFACES", "")

@@ -31,10 +31,10 @@ from supervisor.xmlrpc import SupervisorTransport
 from mediaplane.drivers import janus, nginx
 from streamcat import tls
 
-ALL_PARTS = ("redis", "janus", "playback_auth", "nginx", "app", "worker", "beat")
+ALL_PARTS = ("redis", "janus", "playback_auth", "nginx", "srt", "app", "worker", "beat")
 # Start order (low first); supervisord stops in the reverse order: Celery first, then
 # nginx (no new requests or publishers), the app, and Redis last.
-PRIORITY = {"redis": 10, "janus": 20, "playback_auth": 30, "app": 40, "nginx": 50, "worker": 60, "beat": 70}
+PRIORITY = {"redis": 10, "janus": 20, "playback_auth": 30, "app": 40, "nginx": 50, "srt": 55, "worker": 60, "beat": 70}
 # Seconds a part has to stop after SIGTERM before it is killed: the worker may be
 # finishing a recording; uvicorn closes sockets within its graceful timeout.
 STOP_WAIT = {"worker": 30, "app": 8}
@@ -52,6 +52,15 @@ def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _udp_bound(port: int) -> bool:
+    """Whether a UDP socket is bound to this port (the SRT gateway: nothing to connect to)."""
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            if any(line.split()[1].endswith(f":{port:04X}") for line in list(lines)[1:]):
+                return True
+    return False
 
 
 def _literal(value) -> str:
@@ -181,6 +190,8 @@ class Stack:
                 settings.PLAYBACK_AUTH_PORT,
             ),
             "app": ([python, "-m", "streamcat.serve", "streamcat.asgi:application"], settings.APP_PORT),
+            # UDP: _answers() looks for its bound port instead of connecting.
+            "srt": ([python, "-m", "mediaplane.srt"], None),
             "worker": (
                 [
                     python,
@@ -297,6 +308,8 @@ class Stack:
             argv, port = commands[name]
             if port and _listening(port):
                 raise StackError(f"port {port} is already in use: is another StreamCat running?")
+            if name == "srt" and _udp_bound(settings.SRT_PORT):
+                raise StackError(f"UDP port {settings.SRT_PORT} is already in use: is another StreamCat running?")
             if shutil.which(argv[0]) is None and not os.path.exists(argv[0]):
                 raise StackError(f"{argv[0]} is not installed: run scripts/setup.sh")
         config = self.var_dir / "run" / f"supervisord-{self.label}.conf"
@@ -353,6 +366,8 @@ class Stack:
             except OSError:
                 return False
             return True
+        if name == "srt":
+            return _udp_bound(settings.SRT_PORT)
         ports = [port] + ([settings.RTMP_PORT] if name == "nginx" else [])
         return all(p is None or _listening(p) for p in ports)
 

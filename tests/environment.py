@@ -21,9 +21,11 @@ for name, port in {
     "STREAMCAT_REDIS_PORT": 16391,
     "STREAMCAT_JANUS_API_PORT": 18003,
     "STREAMCAT_JANUS_ADMIN_PORT": 18004,
+    "STREAMCAT_SRT_PORT": 19000,  # UDP
 }.items():
     os.environ.setdefault(name, str(port))
 # Short periods so tests see live state and health samples within seconds.
+os.environ.setdefault("STREAMCAT_SRT_MAX_CONNECTIONS", "4")  # small enough for a test to reach
 os.environ.setdefault("STREAMCAT_STREAM_SYNC_INTERVAL", "1")
 os.environ.setdefault("STREAMCAT_INGEST_SAMPLE_INTERVAL", "2")
 os.environ.setdefault("STREAMCAT_STAGE_RECONCILE_INTERVAL", "2")

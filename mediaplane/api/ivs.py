@@ -3,6 +3,7 @@ configurations, metadata, playback key pairs and viewer-session revocation)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef
 
 from mediaplane import viewers
@@ -43,6 +44,9 @@ def channel_shape(channel: IvsChannel) -> dict:
         "ingestEndpoint": channel.ingest_endpoint,
         "playbackUrl": channel.playback_url,
         "containerFormat": channel.container_format,
+        # The host only, as on IVS; publishers add SRT_PORT (9000 on IVS). The passphrase is
+        # there with insecureIngest too but unused: such a channel takes unencrypted SRT.
+        "srt": {"endpoint": settings.PUBLIC_HOST, "passphrase": channel.srt_passphrase},
     }
 
 

@@ -8,6 +8,11 @@ from django.db import models
 from mediaplane.models.common import NamedResource, arn, key_digest, new_resource_id, random_id
 
 
+def new_srt_passphrase() -> str:
+    """SRT's encryption passphrase: 10 to 79 characters; IVS generates ~70."""
+    return random_id(64)
+
+
 class IvsChannel(models.Model):
     class LatencyMode(models.TextChoices):
         NORMAL = "NORMAL"
@@ -26,6 +31,7 @@ class IvsChannel(models.Model):
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.STANDARD)
     authorized = models.BooleanField(default=False)
     insecure_ingest = models.BooleanField(default=False)
+    srt_passphrase = models.CharField(max_length=79, default=new_srt_passphrase)  # never rotated, as on IVS
     preset = models.CharField(max_length=40, blank=True)
     container_format = models.CharField(max_length=16, default="TS")
     recording_configuration_arn = models.CharField(max_length=128, blank=True)

@@ -102,6 +102,8 @@ class Command(BaseCommand):
             + f"  Admin:           {settings.PUBLIC_URL}/admin/\n"
             + f"  Ingest (RTMPS):  {rtmps}  (stream key: on your dashboard)\n"
             + f"  Plain RTMP:      {rtmp}  (only channels that allow insecure ingest)\n"
+            + f"  SRT ingest URL:  srt://{settings.PUBLIC_HOST}:{settings.SRT_PORT}?streamid=<stream key>"
+            + "&passphrase=<the channel's srt.passphrase>  (UDP; insecureIngest channels: no passphrase)\n"
             + f"  IVS API (local): {video.local_endpoint('ivs')}  and  {video.local_endpoint('ivs-realtime')}\n"
             + f"      AWS_ACCESS_KEY_ID={key_id}\n"
             + f"      AWS_SECRET_ACCESS_KEY={secret}\n"
