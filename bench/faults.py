@@ -3,9 +3,9 @@ a broadcast with chat flowing, and how long users notice.
 
 Per part, over several rounds: seconds until supervisord has it running and
 answering again, the longest time the home page failed meanwhile (polled every
-0.2 s through nginx), seconds until the channel's playlist lists a segment it never
-listed before the kill (polled every 0.5 s; after nginx dies this includes the
-encoder reconnecting, 1 s after it lost its connection, as OBS does), and
+0.2 s through nginx), seconds until the channel's playlist lists as its newest a segment
+written after the kill (the segment file's time on disk; after nginx dies this includes
+the encoder reconnecting, 1 s after it lost its connection, as OBS does), and
 acknowledged chat messages the reading client never got (two writers at a message a
 second each, a reader reconnecting with `?after=` as the page does).
 """
@@ -15,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from pathlib import Path
 
 from bench._env import isolate, use_test_network
 
@@ -72,19 +74,34 @@ def wait(condition, timeout: float) -> bool:
 FAULTS = [(part, False) for part in ALL_PARTS] + [("app", True), ("playback_auth", True)]
 
 
-def measure(stack: Stack, probe: Probe, part: str, every_process: bool) -> dict:
+def fresh_segment_after(playlist_url: str, hls_dir: Path, killed_wall: float, timeout: float) -> float | None:
+    """Seconds from the kill until nginx serves a playlist whose newest segment was
+    written after it (its file's time on disk, so nothing written just before the kill
+    counts); None if not within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(playlist_url, timeout=5) as response:
+                lines = response.read().decode().splitlines()
+            newest = [line for line in lines if line and not line.startswith("#")][-1]
+            if (hls_dir / newest).stat().st_mtime > killed_wall:
+                return time.time() - killed_wall
+        except (OSError, IndexError):
+            pass
+        time.sleep(0.1)
+    return None
+
+
+def measure(stack: Stack, probe: Probe, channel, part: str, every_process: bool) -> dict:
     acked = len(probe.chat.acked)
-    killed_at = time.monotonic()
+    killed_at, killed_wall = time.monotonic(), time.time()
     stack.kill(part, every_process=every_process)
+    hls = fresh_segment_after(channel.playback_url, settings.HLS_DIR / channel.arn.rsplit("/", 1)[1], killed_wall, 60)
     stack.wait_up(part, timeout=60)
     back = time.monotonic() - killed_at
-    wait(lambda: len(probe.chat.acked) >= acked + 2 and probe.fresh_hls_after(killed_at) is not None, 60)
+    wait(lambda: len(probe.chat.acked) >= acked + 2, 60)
     wait(lambda: probe.first_ok_after(probe.site, killed_at) is not None, 30)
-    return {
-        "back": back,
-        "site_down": probe.longest_outage(probe.site, killed_at),
-        "hls": probe.fresh_hls_after(killed_at),
-    }
+    return {"back": back, "site_down": probe.longest_outage(probe.site, killed_at), "hls": hls}
 
 
 def main(rounds: int) -> None:
@@ -115,7 +132,7 @@ def main(rounds: int) -> None:
             for _ in range(rounds):
                 for part, every_process in FAULTS:
                     name = f"{part} (every process)" if every_process else part
-                    results.setdefault(name, []).append(measure(stack, probe, part, every_process))
+                    results.setdefault(name, []).append(measure(stack, probe, channel, part, every_process))
                     time.sleep(2)  # let the stream settle before the next fault
             wait(lambda: not probe.lost_messages(), 20)
             lost, acked = len(probe.lost_messages()), len(probe.chat.acked)

@@ -6,7 +6,7 @@ from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app import access, services
+from channels_app import access, selectors, services
 from channels_app.forms import ChannelForm, ChannelSettingsForm
 from channels_app.models import Channel
 
@@ -113,6 +113,18 @@ def stream_key(request):
         return HttpResponse(str(exc), status=409, content_type="text/plain")
     if request.htmx:
         return render(request, "partials/stream_key.html", {"revealed": True, "value": value})
+    return HttpResponse(value, content_type="text/plain")
+
+
+@login_required
+@never_cache
+def srt_url(request):
+    """The SRT URL (it carries the stream key and the passphrase), for the Copy button."""
+    channel = _own_channel(request)
+    try:
+        value = selectors.srt_ingest_url(channel)
+    except services.ChannelError as exc:
+        return HttpResponse(str(exc), status=409, content_type="text/plain")
     return HttpResponse(value, content_type="text/plain")
 
 

@@ -158,6 +158,24 @@ def test_only_the_owner_changes_insecure_ingest(streamer_channel, client):
     assert video.get_channel(channel_arn=streamer_channel.arn)["insecureIngest"] is False
 
 
+def test_the_dashboard_gives_its_owner_the_srt_url_on_demand(streamer_channel, client):
+    key = services.stream_key_value(channel=streamer_channel)
+    client.force_login(streamer_channel.owner)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert 'id="copy-srt"' in page and key not in page  # masked until asked for
+    answer = client.get(reverse("srt_url"))
+    passphrase = video.get_channel(channel_arn=streamer_channel.arn)["srt"]["passphrase"]
+    assert answer.status_code == 200 and "no-store" in answer["Cache-Control"]
+    assert answer.content.decode() == (
+        f"srt://{settings.PUBLIC_HOST}:{settings.SRT_PORT}?streamid={key}&passphrase={passphrase}"
+    )
+    # Nobody else gets it: another user has no channel, a visitor is sent to log in.
+    client.force_login(User.objects.create_user("not_the_owner", password="a-very-good-password-1"))
+    assert client.get(reverse("srt_url")).status_code == 404
+    client.logout()
+    assert client.get(reverse("srt_url")).status_code == 302
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [390, 1280])
 def test_dashboard_ingest_settings_in_the_browser(streamer_channel, login, width):

@@ -1,4 +1,5 @@
-// Copy buttons on the creator dashboard. The stream key is fetched only on demand.
+// Copy buttons on the creator dashboard. Secrets (the stream key, the SRT URL that
+// carries it) are fetched only on demand, from the button's data-url.
 async function copyText(text, button) {
   await navigator.clipboard.writeText(text);
   const label = button.textContent;
@@ -11,7 +12,7 @@ document.addEventListener("click", async (event) => {
   if (!button) return;
   if (button.dataset.copy) {
     await copyText(document.querySelector(button.dataset.copy).value, button);
-  } else if (button.id === "copy-key") {
+  } else if (button.dataset.url) {
     const response = await fetch(button.dataset.url, { credentials: "same-origin" });
     if (!response.ok) {
       button.textContent = "Unavailable";
