@@ -95,13 +95,19 @@ def fresh_segment_after(playlist_url: str, hls_dir: Path, killed_wall: float, ti
 def measure(stack: Stack, probe: Probe, channel, part: str, every_process: bool) -> dict:
     acked = len(probe.chat.acked)
     killed_at, killed_wall = time.monotonic(), time.time()
+    hls_dir = settings.HLS_DIR / channel.arn.rsplit("/", 1)[1]
+    hls: dict[str, float | None] = {}
+    watcher = threading.Thread(
+        target=lambda: hls.update(fresh=fresh_segment_after(channel.playback_url, hls_dir, killed_wall, 60))
+    )
     stack.kill(part, every_process=every_process)
-    hls = fresh_segment_after(channel.playback_url, settings.HLS_DIR / channel.arn.rsplit("/", 1)[1], killed_wall, 60)
+    watcher.start()
     stack.wait_up(part, timeout=60)
     back = time.monotonic() - killed_at
+    watcher.join(timeout=70)
     wait(lambda: len(probe.chat.acked) >= acked + 2, 60)
     wait(lambda: probe.first_ok_after(probe.site, killed_at) is not None, 30)
-    return {"back": back, "site_down": probe.longest_outage(probe.site, killed_at), "hls": hls}
+    return {"back": back, "site_down": probe.longest_outage(probe.site, killed_at), "hls": hls.get("fresh")}
 
 
 def main(rounds: int) -> None:
