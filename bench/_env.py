@@ -25,6 +25,7 @@ def isolate(prefix: str, port_base: int) -> str:
     os.environ["STREAMCAT_RTMP_PORT"] = str(port_base + 35)
     os.environ["STREAMCAT_RTMPS_PORT"] = str(port_base + 36)
     os.environ["STREAMCAT_RTMP_INTERNAL_PORT"] = str(port_base + 37)
+    os.environ["STREAMCAT_SRT_PORT"] = str(port_base + 38)  # UDP
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamcat.settings")
     return var_dir
 

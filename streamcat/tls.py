@@ -50,7 +50,13 @@ def _still_good(cert_path: Path, key_path: Path, host: str) -> bool:
         certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
     except (OSError, ValueError):
         return False
-    if not key_path.is_file():
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        return False
+    # A crash between writing the key and the certificate leaves a pair that does not match.
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(*spki) != certificate.public_key().public_bytes(*spki):
         return False
     try:
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -199,7 +199,10 @@ class Gateway:
                     return
                 if ffmpeg is None:  # not before the first packet: a silent caller costs no process
                     # If the gateway dies, ffmpeg reads the end of its stdin and finishes by itself.
-                    ffmpeg = subprocess.Popen(publish_command(caller.stream_key), stdin=subprocess.PIPE, bufsize=0)
+                    ffmpeg = subprocess.Popen(
+                        publish_command(caller.stream_key), stdin=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+                    )
+                    threading.Thread(target=_log_without, args=(ffmpeg.stderr, caller.stream_key), daemon=True).start()
                 ffmpeg.stdin.write(buffer.raw[:size])
         except BrokenPipeError:
             log.info("ffmpeg ended the SRT publish (refused by the plane, or not MPEG-TS)")
@@ -216,6 +219,13 @@ class Gateway:
                 except subprocess.TimeoutExpired:
                     ffmpeg.kill()
                     ffmpeg.wait()
+
+
+def _log_without(stderr, stream_key: str) -> None:
+    """ffmpeg names its output URL in its errors; the stream key in it never reaches the log."""
+    with stderr:
+        for line in stderr:
+            log.warning("ffmpeg: %s", line.decode(errors="replace").rstrip().replace(stream_key, "<stream key>"))
 
 
 def publish_command(stream_key: str) -> list[str]:
