@@ -92,7 +92,6 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     label: str = "stack"  # several stacks (the tests run Redis apart) each have their own supervisord
     supervisord: subprocess.Popen | None = None
-    parts: tuple[str, ...] = ()
 
     @property
     def log_dir(self) -> Path:
@@ -268,7 +267,7 @@ class Stack:
                 f"priority={PRIORITY[name]}",
                 "autorestart=true",
                 # Up after a second; a part that fails sooner is retried after 1, 2, 3… s,
-                # and given up (FATAL, reported by runstack) after that many tries.
+                # and given up (FATAL) after that many tries: runstack tries it again later.
                 "startsecs=1",
                 f"startretries={START_RETRIES}",
                 # Every part's children (uvicorn and Celery workers, ffmpeg) go with it; but
@@ -315,7 +314,6 @@ class Stack:
         config = self.var_dir / "run" / f"supervisord-{self.label}.conf"
         self._write(config, self.supervisor_config(parts))
         self.socket_path.unlink(missing_ok=True)
-        self.parts = parts
         self.supervisord = subprocess.Popen(
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(config)],
             stdout=subprocess.DEVNULL,
