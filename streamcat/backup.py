@@ -152,15 +152,7 @@ def _dump_database(engine: str, into: Path) -> None:
         if not name.is_file():
             raise BackupError(f"There is no database at {name}: nothing to back up.")
         # The online backup API copies one consistent snapshot; WAL lets the site write meanwhile.
-        source = sqlite3.connect(name, timeout=20)
-        target = sqlite3.connect(into)
-        try:
-            source.backup(target)
-        except sqlite3.Error as exc:
-            raise BackupError(f"Could not read the database at {name}: {exc}") from None
-        finally:
-            target.close()
-            source.close()
+        _sqlite_copy(name, into, failed=f"Could not read the database at {name}")
         return
     # pg_dump reads the whole database in one snapshot, while the site keeps writing.
     _run_postgres_tool(
@@ -401,19 +393,25 @@ def _refuse_a_database_in_use() -> None:
         )
 
 
+def _sqlite_copy(source_path, target_path, *, failed: str) -> None:
+    """Copy one SQLite database into another with SQLite's backup API (waiting up to 20 s
+    for a writer of either to finish)."""
+    source, target = sqlite3.connect(source_path, timeout=20), sqlite3.connect(target_path, timeout=20)
+    try:
+        source.backup(target)
+    except sqlite3.Error as exc:
+        raise BackupError(f"{failed}: {exc}") from None
+    finally:
+        target.close()
+        source.close()
+
+
 def _load_database(engine: str, dump: Path) -> None:
     if engine == "sqlite":
         name = connection.settings_dict["NAME"]
         connection.close()
         # The backup API writes the whole database in one transaction, whatever was there.
-        source, target = sqlite3.connect(dump), sqlite3.connect(name, timeout=20)
-        try:
-            source.backup(target)
-        except sqlite3.Error as exc:
-            raise BackupError(f"Could not write the database at {name}: {exc}") from None
-        finally:
-            target.close()
-            source.close()
+        _sqlite_copy(dump, name, failed=f"Could not write the database at {name}")
         return
     # One transaction: drop what is there (a migrated, empty database has its tables) and
     # load the dump; on any error PostgreSQL rolls it all back.

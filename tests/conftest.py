@@ -202,9 +202,18 @@ def wait_for(condition, *, timeout: float = 20.0, interval: float = 0.2, message
 class Publisher:
     """An ffmpeg process publishing a synthetic source (testsrc2 + sine) over RTMPS, as
     streamers are told to (ffmpeg does not check the generated certificate); `url`
-    publishes elsewhere, e.g. plain RTMP."""
+    publishes elsewhere, e.g. plain RTMP, or SRT with container="mpegts"."""
 
-    def __init__(self, stream_key: str = "", *, url: str = "", seconds: int = 60, size: str = "640x360", fps: int = 30):
+    def __init__(
+        self,
+        stream_key: str = "",
+        *,
+        url: str = "",
+        seconds: int = 60,
+        size: str = "640x360",
+        fps: int = 30,
+        container: str = "flv",
+    ):
         url = url or f"rtmps://127.0.0.1:{settings.RTMPS_PORT}/app/{stream_key}"
         self.seconds = seconds
         self.started = time.monotonic()
@@ -240,7 +249,7 @@ class Publisher:
                 "-b:a",
                 "96k",
                 "-f",
-                "flv",
+                container,
                 url,
             ],
             stdout=subprocess.DEVNULL,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -18,7 +17,7 @@ from django.conf import settings
 from core import video
 from mediaplane.models import IvsStreamSession
 from mediaplane.srt import gateway, libsrt
-from tests.conftest import wait_for
+from tests.conftest import Publisher, wait_for
 from tests.test_ingest import live_stream, playlist_segments
 
 
@@ -34,22 +33,11 @@ def srt_url(stream_key: str, passphrase: str | None = None) -> str:
     return f"srt://127.0.0.1:{settings.SRT_PORT}?{urllib.parse.urlencode(query)}"
 
 
-class SrtPublisher:
+class SrtPublisher(Publisher):
     """ffmpeg sending a synthetic source as MPEG-TS over SRT, as IVS's guide shows."""
 
     def __init__(self, url: str, *, seconds: int = 40):
-        self.seconds = seconds
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re"]
-            + ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"]
-            + ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", str(seconds)]
-            + ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-b:v", "800k"]
-            + ["-c:a", "aac", "-b:a", "96k", "-f", "mpegts", url],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        super().__init__(url=url, seconds=seconds, container="mpegts")
 
     def refusal(self) -> str:
         """ffmpeg's error output, once it failed to connect: it ends at once, long before its
@@ -59,15 +47,6 @@ class SrtPublisher:
         assert time.monotonic() - self.started < self.seconds - 5, errors
         assert "Connection to srt://" in errors and "failed" in errors, errors
         return errors
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @pytest.fixture
