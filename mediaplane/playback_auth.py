@@ -12,6 +12,7 @@ state, so a segment request costs a dictionary lookup once its token is known.
 from __future__ import annotations
 
 import fnmatch
+import os
 import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
@@ -36,12 +37,18 @@ class Snapshot:
     public_keys: list = field(default_factory=list)  # cryptography public keys
     revocations: dict[tuple[str, str], int] = field(default_factory=dict)  # (channel ARN, viewer id) -> version
     key_pems: frozenset[str] = frozenset()
+    # Where the public channels' markers are (mediaplane.services.playback): a channel
+    # plays open only while its marker exists, which closes the gap between a channel
+    # made private and every auth process reloading. None: the snapshot alone decides.
+    public_markers: str | None = None
     _verified: dict[str, dict] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, private_channels: dict[str, str], key_pems: list[str], revocations: dict) -> Snapshot:
+    def build(
+        cls, private_channels: dict[str, str], key_pems: list[str], revocations: dict, public_markers: str | None = None
+    ) -> Snapshot:
         keys = [serialization.load_pem_public_key(pem.encode()) for pem in key_pems]
-        return cls(private_channels, keys, revocations, frozenset(key_pems))
+        return cls(private_channels, keys, revocations, frozenset(key_pems), public_markers)
 
     def keep_verified(self, previous: Snapshot) -> Snapshot:
         """Signatures checked under the same key pairs stay checked across a reload
@@ -118,7 +125,11 @@ def check_path(snapshot: Snapshot, path: str, query: str, origin: str | None, no
         raise Denied("recording storage serves channels' recordings only")
     channel_arn = snapshot.private_channels.get(channel or "")
     if channel_arn is None:
-        return  # a public channel, or not a channel at all
+        # A public channel (still marked public: the marker goes before a change to
+        # private commits), or not a channel at all.
+        if channel and snapshot.public_markers and not os.path.exists(os.path.join(snapshot.public_markers, channel)):
+            raise Denied("channel not marked public (made private since the last reload)")
+        return
     token = (parse_qs(query).get("token") or [""])[0]
     if not token:
         raise Denied("private channel: playback token missing")

@@ -2,6 +2,7 @@
 composited into the channel, played by a viewer in another context."""
 
 import json
+import re
 
 import pytest
 from django.conf import settings
@@ -75,3 +76,24 @@ def test_streamer_goes_live_from_the_browser_and_a_viewer_watches(login, browser
     wait_for(lambda: not Channel.objects.get(pk=channel.pk).is_live, timeout=30, message="the channel to go offline")
     viewer.goto(channel.get_absolute_url())
     expect(viewer.locator("#offline")).to_be_visible(timeout=20_000)
+
+
+def test_going_live_before_the_studio_has_connected_waits_for_it(login, browser):
+    """A streamer who clicks Go live while the studio is still connecting (its stage
+    token on the way) goes on stage once it is connected, not never."""
+    studio = login("quickdraw")
+    services.create_channel(user=User.objects.get(username="quickdraw"), title="Fast fingers")
+    held = []
+    studio.route(re.compile(r".*/stages/\d+/token/$"), lambda route: route.continue_() if held else held.append(route))
+    studio.goto("/dashboard/")
+    studio.get_by_test_id("go-live-link").click()
+    studio.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    while not held:
+        studio.wait_for_timeout(100)
+    studio.get_by_test_id("broadcast-start").click()
+    held[0].continue_()
+    expect(studio.get_by_test_id("stage-state")).to_have_text("ON STAGE", timeout=20_000)
+    expect(studio.get_by_test_id("broadcast-state")).to_have_text("LIVE", timeout=30_000)
+    studio.get_by_test_id("broadcast-stop").click()
+    expect(studio.get_by_test_id("broadcast-state")).to_have_text("OFFLINE", timeout=30_000)
+    wait_for(lambda: Composition.objects.get().state == "STOPPED", timeout=30, message="the composition to stop")

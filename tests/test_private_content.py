@@ -196,6 +196,21 @@ def test_a_public_channels_files_stay_open(plane):
     assert raw_get(urllib.parse.urlsplit(channel.playback_url).path) == (200, b"#EXTM3U\n")
 
 
+def test_a_channel_made_private_is_refused_at_once_by_every_auth_process(plane):
+    """No window between the change and each auth process's reload: the first requests
+    after the change commits, spread over both auth processes, are all refused."""
+    owner = User.objects.create_user("changeofheart", password="pw-changeofheart-123")
+    channel = services.create_channel(user=owner, title="Open, then not")
+    path = urllib.parse.urlsplit(channel.playback_url).path
+    (settings.HLS_DIR / path.split("/")[2]).mkdir(parents=True, exist_ok=True)
+    (settings.HLS_DIR / path.split("/")[2] / "index.m3u8").write_bytes(SECRET)
+    wait_for(lambda: all(raw_get(path)[0] == 200 for _ in range(4)), timeout=15, message="the channel to play")
+    services.update_channel(
+        channel=channel, title=channel.title, category=None, playback_access=PlaybackAccess.FOLLOWERS
+    )
+    assert [raw_get(path)[0] for _ in range(20)] == [403] * 20
+
+
 def test_rtmp_logs_hold_no_stream_key_and_a_logged_relay_opens_nothing(plane, publisher):
     owner = User.objects.create_user("logger", password="pw-logger-123")
     channel = services.create_channel(user=owner, title="Keys stay secret")

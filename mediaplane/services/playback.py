@@ -1,13 +1,16 @@
 """State the playback-auth server keeps in memory, and telling it when that changes;
-and nginx's fallback for when that server is down.
+and the public-channel markers.
 
-The fallback: a marker file per public channel (`var/run/public-channels/<channel id>`).
-While the auth server cannot be asked, nginx serves a channel's files only if its marker
-exists, so public channels keep playing and private ones are refused, never served
-open. A channel loses its marker before the change that makes it private (or deletes
-it) commits, and gets it only after the change that makes it public commits; the auth
+A marker file per public channel (`var/run/public-channels/<channel id>`). The auth
+server serves a channel open only while its marker exists, so a channel made private is
+refused at once rather than at each auth process's next reload; and while the auth
+server cannot be asked, nginx serves a channel's files only if its marker exists, so
+public channels keep playing and private ones are refused, never served open.
+
+A channel loses its marker before the change that makes it private (or deletes it)
+commits, and gets it only after the change that makes it public commits; the auth
 server rebuilds the folder on start and on every reload, which also corrects changes
-made around the service functions (the admin) within seconds.
+made around the service functions within seconds.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def load_snapshot() -> Snapshot:
                 "channel__arn", "viewer_id", "max_version"
             )
         },
+        public_markers=str(public_markers()),
     )
 
 

@@ -44,11 +44,12 @@ function follow() {
   refresh();
 }
 
+// The host studio (stage-host.js) goes on stage as its join button would, once ready.
 function whenOnStage() {
   if (onStage) return Promise.resolve();
-  return new Promise((resolve) => {
-    studio.addEventListener("stagechange", (event) => event.detail.onStage && resolve(), { once: true });
-    document.getElementById("join").click();
+  return new Promise((resolve, reject) => {
+    const done = (ok) => (ok ? resolve() : reject(new Error("Go on stage first: see the message above.")));
+    studio.dispatchEvent(new CustomEvent("stagerequest", { detail: { done } }));
   });
 }
 

@@ -72,7 +72,11 @@ function setOnStage(value) {
   state.className = value ? "badge live" : "badge off";
 }
 
-joinButton.addEventListener("click", async () => {
+// Go on stage once the page is ready (devices open, stage connection made); true if on
+// stage after. The join button and the go-live panel ("stagerequest") both come here.
+async function goOnStage() {
+  if (!(await ready)) return false;
+  if (onStage) return true;
   joinButton.disabled = true;
   showError("");
   // While the media server is down (503) the page says so and keeps trying, so the host
@@ -95,7 +99,10 @@ joinButton.addEventListener("click", async () => {
   } finally {
     joinButton.disabled = false;
   }
-});
+  return onStage;
+}
+joinButton.addEventListener("click", goOnStage);
+root.addEventListener("stagerequest", (event) => goOnStage().then(event.detail.done));
 
 leaveButton.addEventListener("click", async () => {
   await stage.unpublish();
@@ -148,15 +155,24 @@ micSelect.addEventListener("change", switchDevices);
 const guestControls = root.dataset.role === "host" ? hostGuestControls : guestStudioControls;
 const chat = createChat(document.getElementById("chat"), { onEvent: guestControls((action) => chat.send(action)) });
 
-// "Go on stage" waits for the stage connection: publishing needs it.
+// "Go on stage" waits for the devices and the stage connection: publishing needs both.
 joinButton.disabled = true;
-let devicesOpen = false;
-try {
-  await openDevices();
-  devicesOpen = true;
-} catch (error) {
-  showError(`Camera or microphone unavailable: ${error.message}`);
-}
-await stage.join();
-joinButton.disabled = !devicesOpen;
+// Resolves to whether this page can publish; the stage is joined either way (the grid).
+const ready = (async () => {
+  let devicesOpen = false;
+  try {
+    await openDevices();
+    devicesOpen = true;
+  } catch (error) {
+    showError(`Camera or microphone unavailable: ${error.message}`);
+  }
+  try {
+    await stage.join();
+  } catch (error) {
+    showError(`Could not connect to the stage: ${error.message}`);
+    return false;
+  }
+  joinButton.disabled = !devicesOpen;
+  return devicesOpen;
+})();
 window.addEventListener("pagehide", () => stage.leave());
