@@ -128,6 +128,127 @@ def set_insecure_ingest(*, channel: Channel, allowed: bool) -> None:
         video.set_channel_insecure_ingest(channel_arn=channel.arn, allowed=allowed)
 
 
+# --- Video quality for viewers (the IVS channel type) --------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+    meaning: str  # one plain line: what it means for viewers and for the machine
+
+
+CHANNEL_TYPES = (
+    Choice(
+        "STANDARD",
+        "Standard (recommended)",
+        "Viewers get your video plus lower qualities made from it, so slow lines still play smoothly; "
+        "never above what you send. The machine transcodes while you are live.",
+    ),
+    Choice(
+        "BASIC",
+        "Basic",
+        "Viewers get exactly what you send; no extra versions — fine if you send 720p or less and viewers "
+        "have fast lines. Almost no work for the machine.",
+    ),
+    Choice(
+        "ADVANCED_HD",
+        "Advanced HD",
+        "Lower qualities as with Standard, but nothing above 720p, even if you send 1080p. "
+        "The most transcoding work for the machine.",
+    ),
+    Choice(
+        "ADVANCED_SD",
+        "Advanced SD",
+        "Nothing above 480p: small, steady video for phones and slow lines. Less work for the machine than HD.",
+    ),
+)
+ADVANCED_PRESETS = (
+    Choice(
+        "HIGHER_BANDWIDTH_DELIVERY",
+        "Higher bandwidth",
+        "Higher bitrates per quality: the best picture for viewers with good connections.",
+    ),
+    Choice(
+        "CONSTRAINED_BANDWIDTH_DELIVERY",
+        "Constrained bandwidth",
+        "Lower bitrates per quality: keeps playing on slow lines; fine for simple content (slides, talk, "
+        "little motion).",
+    ),
+)
+ADVANCED_TYPES = {"ADVANCED_HD", "ADVANCED_SD"}
+
+
+class ChangeAfterBroadcast(ChannelError):
+    """The setting cannot change while the channel is live (IVS's ConflictException)."""
+
+
+class NotAnOption(ChannelError):
+    """A value the setting does not offer."""
+
+
+@dataclass(frozen=True)
+class VideoQuality:
+    """The channel's type and preset as IVS holds them, and, while live, what the
+    transcoder is doing for this broadcast."""
+
+    channel_type: str
+    preset: str
+    source_only: bool = False  # the machine had no capacity: viewers get the source rendition only
+    transcoding: bool = False  # the newest transcode event says the lower qualities are being made
+
+
+# The transcoder's session events (GetStreamSession truncatedEvents).
+TRANSCODE_START, TRANSCODE_FAILURE, TRANSCODE_FALLBACK = "Transcode Start", "Transcode Failure", "Transcode Fallback"
+
+
+def video_quality(*, channel: Channel) -> VideoQuality:
+    """Read from the video service each time (the dashboard shows what IVS does): the
+    type and preset, and for a live broadcast whether it fell back to the source only."""
+    with video.failures_as(ChannelError, "load the video quality setting"):
+        ivs_channel = video.get_channel(channel_arn=channel.arn)
+        session = channel.sessions.filter(ended_at__isnull=True).first() if channel.is_live else None
+        events = []
+        if session:
+            details = video.get_stream_session(channel_arn=channel.arn, stream_id=session.stream_id)
+            events = details.get("truncatedEvents", [])
+    # IVS lists the newest first and the local plane the oldest first: order them here.
+    names = [e["name"] for e in sorted(events, key=lambda e: e["eventTime"])]
+    transcode = [n for n in names if n in {TRANSCODE_START, TRANSCODE_FAILURE, TRANSCODE_FALLBACK}]
+    source_only = False
+    for name in transcode:  # a fallback lasts until the renditions start again
+        source_only = (source_only or name == TRANSCODE_FALLBACK) and name != TRANSCODE_START
+    return VideoQuality(
+        channel_type=ivs_channel.get("type", "STANDARD"),
+        preset=ivs_channel.get("preset", ""),
+        source_only=source_only,
+        transcoding=bool(transcode) and transcode[-1] == TRANSCODE_START,
+    )
+
+
+def set_video_quality(*, channel: Channel, channel_type: str, preset: str = "") -> VideoQuality:
+    """Change the channel type (and, for ADVANCED types, the preset; HIGHER_BANDWIDTH_DELIVERY
+    when none is given). Raises NotAnOption for a value not offered, ChangeAfterBroadcast
+    while the channel is live, ChannelError when the video service failed; nothing
+    changes then."""
+    if channel_type not in {c.value for c in CHANNEL_TYPES}:
+        raise NotAnOption("Pick one of the video quality options.")
+    if channel_type in ADVANCED_TYPES:
+        preset = preset or ADVANCED_PRESETS[0].value
+        if preset not in {p.value for p in ADVANCED_PRESETS}:
+            raise NotAnOption("Pick one of the bandwidth options.")
+    elif preset:
+        raise NotAnOption("Only the Advanced options take a bandwidth choice.")
+    try:
+        updated = video.set_channel_type(channel_arn=channel.arn, channel_type=channel_type, preset=preset)
+    except video.VideoError as exc:
+        if exc.code == "ConflictException":
+            raise ChangeAfterBroadcast("You are live: change this after your broadcast.") from exc
+        log.error("UpdateChannel type on %s failed: %s", channel, exc)
+        raise ChannelError(video.could_not("change the video quality")) from exc
+    return VideoQuality(channel_type=updated["type"], preset=updated.get("preset", ""))
+
+
 def send_metadata(*, channel: Channel, text: str) -> None:
     """Timed metadata to everyone watching (PutMetadata): they see it with the video."""
     text = text.strip()

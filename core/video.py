@@ -152,6 +152,15 @@ def set_channel_insecure_ingest(*, channel_arn: str, allowed: bool) -> None:
     _call("ivs", "update_channel", arn=channel_arn, insecureIngest=allowed)
 
 
+def set_channel_type(*, channel_arn: str, channel_type: str, preset: str) -> dict:
+    """Change how the channel's video reaches viewers (IVS channel type and, for the
+    ADVANCED types, the preset; "" otherwise). IVS refuses it while the channel is live
+    (ConflictException). Returns the channel as GetChannel shows it."""
+    # "" is sent as no preset: the local plane refuses "" as a value outside the enum.
+    extra = {"preset": preset} if preset else {}
+    return _call("ivs", "update_channel", arn=channel_arn, type=channel_type, **extra)["channel"]
+
+
 def put_metadata(*, channel_arn: str, metadata: str) -> None:
     """Timed metadata (a poll, a product) that viewers' players receive with the video."""
     _call("ivs", "put_metadata", channelArn=channel_arn, metadata=metadata)

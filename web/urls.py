@@ -11,5 +11,6 @@ urlpatterns = [
     path("c/<slug:slug>/videos/<int:pk>/chat/", views.replay_chat, name="replay_chat"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/sessions/<int:pk>/", views.session_page, name="session"),
+    path("dashboard/video-quality/", views.video_quality_update, name="video_quality"),
     path("dashboard/go-live/", views.go_live_page, name="go_live"),
 ]

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from analytics import selectors as analytics
 from channels_app import access, selectors, services
@@ -84,7 +84,10 @@ def replay_chat(request, slug, pk):
 
 @login_required
 def dashboard(request):
-    channel = Channel.objects.filter(owner=request.user).first()
+    return _dashboard(request, Channel.objects.filter(owner=request.user).first())
+
+
+def _dashboard(request, channel: Channel | None, *, status: int = 200):
     context = {"channel": channel, "form": ChannelForm()}
     if channel:
         context["settings_form"] = ChannelSettingsForm(instance=channel)
@@ -95,7 +98,33 @@ def dashboard(request):
                 context["ingest"] = services.ingest_settings(channel=channel)
             except services.ChannelError as exc:
                 context["ingest_error"] = str(exc)
-    return render(request, "web/dashboard.html", context)
+        try:
+            context["quality"] = services.video_quality(channel=channel)
+        except services.ChannelError as exc:
+            context["quality_error"] = str(exc)
+        context["channel_types"], context["presets"] = services.CHANNEL_TYPES, services.ADVANCED_PRESETS
+        context["advanced_types"] = sorted(services.ADVANCED_TYPES)
+    return render(request, "web/dashboard.html", context, status=status)
+
+
+_REFUSAL_STATUS = {services.ChangeAfterBroadcast: 409, services.NotAnOption: 400}  # else the video service failed
+
+
+@login_required
+@require_POST
+def video_quality_update(request):
+    """The channel type (and preset) viewers' video is made with. A refusal shows the
+    dashboard again with the reason: 409 while live, 400 for a value not offered."""
+    channel = get_object_or_404(Channel, owner=request.user)
+    try:
+        services.set_video_quality(
+            channel=channel, channel_type=request.POST.get("type", ""), preset=request.POST.get("preset", "")
+        )
+    except services.ChannelError as exc:
+        messages.error(request, str(exc))
+        return _dashboard(request, channel, status=_REFUSAL_STATUS.get(type(exc), 503))
+    messages.success(request, "Video quality saved: your next broadcast uses it.")
+    return redirect("dashboard")
 
 
 @login_required

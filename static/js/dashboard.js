@@ -21,3 +21,10 @@ document.addEventListener("click", async (event) => {
     await copyText(await response.text(), button);
   }
 });
+
+// Video quality: the bandwidth choice is sent only with an Advanced type (a disabled
+// fieldset's inputs are left out of the form).
+document.addEventListener("change", (event) => {
+  if (event.target.name !== "type" || event.target.form?.id !== "video-quality") return;
+  document.getElementById("quality-presets").disabled = !event.target.hasAttribute("data-advanced");
+});
