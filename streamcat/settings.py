@@ -1,6 +1,7 @@
 """StreamCat settings. Every value reads the environment and has a working default,
 so a fresh checkout runs with no configuration (see README, "Configuration")."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -9,7 +10,7 @@ import dj_database_url
 from csp.constants import NONE, SELF, WASM_UNSAFE_EVAL
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from core.env import env_bool, env_int, env_str, load_local_secrets
+from core.env import env_bool, env_choice, env_float, env_int, env_str, load_local_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("STREAMCAT_VAR_DIR", str(BASE_DIR / "var")))
@@ -284,6 +285,17 @@ RAW_RECORDING_SWEEP_INTERVAL = env_int("STREAMCAT_RAW_RECORDING_SWEEP_INTERVAL",
 RAW_RECORDING_SETTLE = env_int("STREAMCAT_RAW_RECORDING_SETTLE", 5)
 RAW_RECORDINGS_MAX_BYTES = env_int("STREAMCAT_RAW_RECORDINGS_MAX_BYTES", 20 * 1024**3)
 FFPROBE_BIN = env_str("STREAMCAT_FFPROBE", "ffprobe")
+# --- Transcoded renditions (mediaplane/transcode): one ffmpeg per live STANDARD or
+# ADVANCED channel, while the ladders' estimated cost stays within TRANSCODE_CPU_BUDGET
+# cores (default: all cores but one; 0 turns transcoding off). Beyond it a channel plays
+# its source only, and its streamer is told. TRANSCODE_ENCODER: libx264, or a hardware
+# encoder (h264_vaapi with TRANSCODE_VAAPI_DEVICE, h264_nvenc, h264_qsv).
+TRANSCODE_CPU_BUDGET = env_float("STREAMCAT_TRANSCODE_CPU_BUDGET", max(1, (os.cpu_count() or 2) - 1))
+TRANSCODE_ENCODER = env_choice(
+    "STREAMCAT_TRANSCODE_ENCODER", "libx264", ("libx264", "h264_vaapi", "h264_nvenc", "h264_qsv")
+)
+TRANSCODE_X264_PRESET = env_str("STREAMCAT_TRANSCODE_X264_PRESET", "superfast")
+TRANSCODE_VAAPI_DEVICE = env_str("STREAMCAT_TRANSCODE_VAAPI_DEVICE", "/dev/dri/renderD128")
 
 # --- Chat and presence.
 CHAT_MAX_LENGTH = env_int("STREAMCAT_CHAT_MAX_LENGTH", 500)  # characters

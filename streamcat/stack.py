@@ -31,10 +31,20 @@ from supervisor.xmlrpc import SupervisorTransport
 from mediaplane.drivers import janus, nginx
 from streamcat import tls
 
-ALL_PARTS = ("redis", "janus", "playback_auth", "nginx", "srt", "app", "worker", "beat")
+ALL_PARTS = ("redis", "janus", "playback_auth", "nginx", "srt", "transcode", "app", "worker", "beat")
 # Start order (low first); supervisord stops in the reverse order: Celery first, then
 # nginx (no new requests or publishers), the app, and Redis last.
-PRIORITY = {"redis": 10, "janus": 20, "playback_auth": 30, "app": 40, "nginx": 50, "srt": 55, "worker": 60, "beat": 70}
+PRIORITY = {
+    "redis": 10,
+    "janus": 20,
+    "playback_auth": 30,
+    "app": 40,
+    "nginx": 50,
+    "srt": 55,
+    "transcode": 57,
+    "worker": 60,
+    "beat": 70,
+}
 # Seconds a part has to stop after SIGTERM before it is killed: the worker may be
 # finishing a recording; uvicorn closes sockets within its graceful timeout.
 STOP_WAIT = {"worker": 30, "app": 8}
@@ -191,6 +201,7 @@ class Stack:
             "app": ([python, "-m", "streamcat.serve", "streamcat.asgi:application"], settings.APP_PORT),
             # UDP: _answers() looks for its bound port instead of connecting.
             "srt": ([python, "-m", "mediaplane.srt"], None),
+            "transcode": ([python, "-m", "mediaplane.transcode"], None),
             "worker": (
                 [
                     python,

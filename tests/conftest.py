@@ -159,7 +159,7 @@ def stack(django_db_setup, django_db_blocker, redis_server):
         call_command("collectstatic", "--noinput", verbosity=0)
         database_url = _database_url()
     running = Stack(var_dir=settings.VAR_DIR, env={"DATABASE_URL": database_url})
-    running.start(parts=("janus", "playback_auth", "nginx", "srt", "app", "worker", "beat"))
+    running.start(parts=("janus", "playback_auth", "nginx", "srt", "transcode", "app", "worker", "beat"))
     yield running
     running.stop()
 
@@ -213,6 +213,7 @@ class Publisher:
         size: str = "640x360",
         fps: int = 30,
         container: str = "flv",
+        bitrate: str = "800k",
     ):
         url = url or f"rtmps://127.0.0.1:{settings.RTMPS_PORT}/app/{stream_key}"
         self.seconds = seconds
@@ -243,7 +244,7 @@ class Publisher:
                 "-g",
                 str(fps),
                 "-b:v",
-                "800k",
+                bitrate,
                 "-c:a",
                 "aac",
                 "-b:a",

@@ -35,6 +35,9 @@ os.environ.setdefault("STREAMCAT_COMPOSITION_WATCH_INTERVAL", "1")
 os.environ.setdefault("STREAMCAT_COMPOSITION_MAX_RESTARTS", "2")
 os.environ.setdefault("STREAMCAT_COMPOSITOR_RTP_PORTS", "45000-45999")
 os.environ.setdefault("STREAMCAT_MEDIA_PLANE", "local")
+# The stack's transcoder is off (every channel plays its source, as the tests expect);
+# tests/test_transcode.py runs one with a budget.
+os.environ.setdefault("STREAMCAT_TRANSCODE_CPU_BUDGET", "0")
 # WebRTC between Janus and the test peers: on the private namespace's interface when
 # scripts/test.sh made one, else on loopback (deploy/janus/loopback_ice.c; aiortc only,
 # Chromium gathers no loopback candidates).

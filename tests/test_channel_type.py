@@ -79,11 +79,6 @@ def test_switching_type_and_preset_updates_the_ivs_channel(channel, owner):
     assert ivs_type(channel) == ("ADVANCED_HD", "HIGHER_BANDWIDTH_DELIVERY")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the local plane refuses preset '' (not in the enum) and keeps the old preset without it, "
-    "so an Advanced channel cannot become Standard or Basic again: a plane fix is needed",
-)
 def test_an_advanced_channel_can_go_back_to_standard(channel, owner):
     save(owner, type="ADVANCED_SD", preset="CONSTRAINED_BANDWIDTH_DELIVERY")
     assert save(owner, type="STANDARD").status_code == 302

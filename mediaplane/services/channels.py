@@ -40,6 +40,8 @@ def _apply(channel: IvsChannel, settings: dict) -> None:
     for name, field in SETTINGS.items():
         if name in settings:
             setattr(channel, field, settings[name])
+    if "type" in settings and "preset" not in settings and channel.type in {"BASIC", "STANDARD"}:
+        channel.preset = ""  # a preset is an ADVANCED setting: it goes with the type
     if channel.type in {IvsChannel.Type.BASIC, IvsChannel.Type.STANDARD} and channel.preset:
         raise invalid("preset applies only to ADVANCED_SD and ADVANCED_HD channels")
 

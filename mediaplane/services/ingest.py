@@ -226,16 +226,19 @@ def remove_stale_playlist(channel: IvsChannel) -> None:
     session is read: a broadcast starting meanwhile writes only files newer than its
     start, which are kept."""
     folder = settings.HLS_DIR / channel.hls_name
-    try:
-        files = [entry for entry in folder.iterdir() if entry.is_file()]
-    except FileNotFoundError:
-        return
+    # The source's files, and the transcoder's renditions one folder down.
+    files = [entry for entry in folder.glob("*") if entry.is_file()]
+    files += [entry for entry in folder.glob("*/*") if entry.is_file()]
     live = channel.live_session()
     cutoff = live.start_time.timestamp() if live else None
     for path in files:
         with contextlib.suppress(FileNotFoundError):
             if cutoff is None or path.stat().st_mtime < cutoff:
                 path.unlink()
+    if cutoff is None:  # a live ladder's folders may be empty a moment, waiting for a segment
+        for rendition in folder.glob("*/"):
+            with contextlib.suppress(OSError):
+                rendition.rmdir()  # only once empty
 
 
 def remove_stale_playlists() -> None:
