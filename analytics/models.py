@@ -12,6 +12,7 @@ class PlaybackReport(models.Model):
     received_at = models.DateTimeField(db_index=True)
     playback_id = models.CharField(max_length=36, help_text="Random per page load")
     viewer = models.CharField(max_length=32)
+    rendition = models.CharField(max_length=32, blank=True, help_text="rendition playing, e.g. 720p30 or source")
     bitrate = models.PositiveIntegerField(null=True, help_text="bits per second of the rendition playing")
     width = models.PositiveSmallIntegerField(null=True)
     height = models.PositiveSmallIntegerField(null=True)
@@ -39,6 +40,7 @@ class SessionMinute(models.Model):
     stalls = models.PositiveIntegerField(default=0)
     stalled_seconds = models.FloatField(default=0)
     resolutions = models.JSONField(default=dict, help_text="players per resolution")
+    renditions = models.JSONField(default=dict, help_text="players per rendition")
     platforms = models.JSONField(default=dict, help_text="players per browser / OS")
 
     class Meta:

@@ -11,10 +11,11 @@ CHART_MINUTES = 2000  # points on the session page's charts (33 hours)
 
 def session_audience(session: StreamSession) -> tuple[list[dict], dict]:
     """The session page's series (one point per minute) and its totals over the
-    broadcast (peak players, stalls, who watched at what resolution and on what),
+    broadcast (peak players, stalls, who watched at what resolution and rendition and on what),
     from one read of the session's minutes."""
     chart = []
     resolutions: Counter = Counter()
+    renditions: Counter = Counter()
     platforms: Counter = Counter()
     peak = stalls = 0
     for m in session.minutes.all():
@@ -31,12 +32,14 @@ def session_audience(session: StreamSession) -> tuple[list[dict], dict]:
                 }
             )
         resolutions.update(m.resolutions)
+        renditions.update(m.renditions)
         platforms.update(m.platforms)
         peak, stalls = max(peak, m.viewers), stalls + m.stalls
     summary = {
         "peak_players": peak,
         "stalls": stalls,
         "resolutions": resolutions.most_common(5),
+        "renditions": renditions.most_common(5),
         "platforms": platforms.most_common(5),
     }
     return chart, summary

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import statistics
 from collections import Counter, defaultdict
 
@@ -31,6 +32,10 @@ REPORT_LIMITS = {
     "stalls": (0, 1000),
     "stalledSeconds": (0, 600),
 }
+
+
+# A rendition's name as playlists give it ("720p30", "source"), or blank.
+RENDITION = re.compile(r"[A-Za-z0-9._-]{0,32}")
 
 
 class ReportError(Exception):
@@ -59,6 +64,9 @@ def record_report(*, channel: Channel, data: dict, address: str, user_agent: str
     if not isinstance(playback_id, str) or not 8 <= len(playback_id) <= 36:
         raise ReportError("playbackId must be a string of 8 to 36 characters")
     figures = {name: _number(data, name) for name in REPORT_LIMITS}
+    rendition = data.get("rendition") if data.get("rendition") is not None else ""
+    if not isinstance(rendition, str) or not RENDITION.fullmatch(rendition):
+        raise ReportError("rendition must be at most 32 letters, digits, dots, dashes or underscores")
     session = channel.sessions.filter(ended_at__isnull=True).order_by("-started_at").first()
     if session is None:
         return False
@@ -69,6 +77,7 @@ def record_report(*, channel: Channel, data: dict, address: str, user_agent: str
         received_at=now,
         playback_id=playback_id,
         viewer=viewer_key(address, user_agent, now.date()),
+        rendition=rendition,
         bitrate=figures["bitrate"],
         width=figures["width"],
         height=figures["height"],
@@ -102,6 +111,7 @@ def _figures(reports: list[PlaybackReport]) -> dict:
         "stalls": sum(r.stalls for r in reports),
         "stalled_seconds": sum(r.stalled_seconds for r in reports),
         "resolutions": dict(Counter(f"{r.width}x{r.height}" for r in latest.values() if r.width and r.height)),
+        "renditions": dict(Counter(r.rendition for r in latest.values() if r.rendition)),
         "platforms": dict(Counter(f"{r.browser} / {r.os}" for r in latest.values())),
     }
 

@@ -1,7 +1,9 @@
 // Viewer analytics: every few seconds the player tells the site how playback goes
-// (bitrate, resolution, buffer, latency, stalls). Browser and OS are read from the
+// (rendition, bitrate, resolution, buffer, latency, stalls). Browser and OS are read from the
 // request on the server; no address is stored there in clear.
 const REPORT_EVERY_MS = 5000;
+// What the site accepts as a rendition's name; another name is sent blank, not refused.
+const RENDITION = /^[A-Za-z0-9._-]{1,32}$/;
 
 export function reportPlayback(video, player, url) {
   const playbackId = crypto.randomUUID();
@@ -22,11 +24,12 @@ export function reportPlayback(video, player, url) {
 
   function send() {
     if (video.hidden || video.paused || !started) return;
-    const { bitrate, latency } = player.stats();
+    const { bitrate, latency, rendition } = player.stats();
     const buffered = video.buffered.length ? video.buffered.end(video.buffered.length - 1) - video.currentTime : 0;
     const stalledNow = stalledSince === null ? 0 : (performance.now() - stalledSince) / 1000;
     const report = {
       playbackId,
+      rendition: RENDITION.test(rendition ?? "") ? rendition : "",
       bitrate: bitrate ? Math.min(Math.round(bitrate), 100_000_000) : null,
       width: video.videoWidth || null,
       height: video.videoHeight || null,

@@ -1,6 +1,7 @@
 // Replay page: the recording, with the broadcast's chat shown as it happened: each
 // message appears when the video reaches the moment it was sent, also after a seek.
 import { messageLine } from "./chat.js";
+import { createPlayer, qualityMenu } from "./player.js";
 
 const video = document.getElementById("replay");
 const panel = document.getElementById("chat");
@@ -40,6 +41,23 @@ fetch(panel.dataset.chatUrl, { credentials: "same-origin" })
     status.hidden = false;
   });
 
+// A recording that is an HLS playlist plays with hls.js, which offers its renditions
+// in the quality menu; an MP4 file (what recordings are today) plays natively.
+// The playlist's token goes on each segment too (a relative link would drop it).
+let token = video.dataset.hlsSrc ? new URL(video.dataset.hlsSrc, window.location.href).searchParams.get("token") : null;
+let player = null;
+if (video.dataset.hlsSrc && window.Hls?.isSupported()) {
+  player = createPlayer(video, "hls", {
+    live: false,
+    getToken: () => token,
+    onState: () => video.dataset.tokenUrl && renewSource().catch(console.warn),
+    onQualities: qualityMenu(document.getElementById("quality"), (id) => player.setQuality(id)),
+  });
+  player.load(video.dataset.hlsSrc);
+} else if (video.dataset.hlsSrc) {
+  video.src = video.dataset.hlsSrc; // Safari plays HLS natively
+}
+
 // A private channel's recording plays with the viewer's playback token, which lasts
 // minutes: when a request fails because it ran out, ask for a new one and carry on
 // from the same moment (at most once a minute, so a refusal does not loop).
@@ -49,7 +67,8 @@ async function renewSource() {
   renewedAt = Date.now();
   const response = await fetch(video.dataset.tokenUrl, { credentials: "same-origin" });
   if (!response.ok) return;
-  const { token } = await response.json();
+  ({ token } = await response.json());
+  if (player) return; // hls.js retries with the new token by itself
   const url = new URL(video.currentSrc || video.src);
   url.searchParams.set("token", token);
   const [at, playing] = [video.currentTime, !video.paused];

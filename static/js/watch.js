@@ -2,7 +2,7 @@
 // stops the player by itself. (The viewer count comes with the chat, chat.js.)
 import { createChat } from "./chat.js";
 import { reportPlayback } from "./playback-report.js";
-import { createPlayer } from "./player.js";
+import { createPlayer, qualityMenu } from "./player.js";
 import { keepOpen } from "./socket.js";
 import { viewerGuestControls } from "./stage-guests.js";
 
@@ -42,6 +42,7 @@ async function renewToken() {
 const player = createPlayer(video, root.dataset.driver, {
   onState: (state, detail) => console.debug("player", state, detail),
   onMetadata: showMetadata,
+  onQualities: qualityMenu(document.getElementById("quality"), (id) => player.setQuality(id)),
   getToken: () => token,
 });
 reportPlayback(video, player, root.dataset.reportUrl);
