@@ -67,12 +67,14 @@ def as_transcoded(master: str) -> str:
 
 @pytest.fixture
 def abr_channel(plane, publisher, tmp_path):
-    """A channel live through the plane whose HLS folder also holds three renditions.
-    nginx-rtmp writes the single-rendition index.m3u8 of every live channel there until
-    the transcoder replaces it, so the browser is given the multivariant playlist under
-    that name (its renditions are served by nginx like any HLS file)."""
+    """A BASIC channel (no transcoder touches it) live through the plane, whose HLS
+    folder also holds three renditions written by ffmpeg. nginx serves a multivariant
+    playlist at the playback URL only while the transcoder keeps one fresh (its HLS
+    clean-up deletes a playlist written once), so the browser is given ffmpeg's under
+    that URL; the renditions' playlists and segments are served by nginx as usual."""
     owner = User.objects.create_user("abrcat", password="pw-abrcat-123")
     channel = services.create_channel(user=owner, title="Three renditions")
+    services.set_video_quality(channel=channel, channel_type="BASIC")
     key = video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"]
     publisher(key, seconds=300, size="256x144", fps=10)
     wait_for(lambda: Channel.objects.get(pk=channel.pk).is_live, timeout=40, message="the channel to go live")
@@ -167,6 +169,7 @@ def test_quality_menu_fits_a_phone(browser, abr_channel):
 def test_single_rendition_has_no_quality_menu(browser, plane, publisher):
     owner = User.objects.create_user("onecat", password="pw-onecat-123")
     channel = services.create_channel(user=owner, title="One rendition")
+    services.set_video_quality(channel=channel, channel_type="BASIC")  # its source only
     publisher(video.get_stream_key(stream_key_arn=channel.stream_key_arn)["value"], seconds=120, size="256x144")
     wait_for(lambda: Channel.objects.get(pk=channel.pk).is_live, timeout=40, message="the channel to go live")
     context = browser.new_context(base_url=settings.PUBLIC_URL, viewport={"width": 1280, "height": 800})
