@@ -4,7 +4,7 @@ stops the start with a message naming it, instead of quietly becoming the defaul
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_int
+from core.env import env_bool, env_choice, env_float, env_int
 
 
 @pytest.mark.parametrize(
@@ -20,6 +20,23 @@ def test_a_boolean_that_is_neither_stops_the_start(monkeypatch, value):
     monkeypatch.setenv("STREAMCAT_FLAG", value)
     with pytest.raises(ImproperlyConfigured, match="STREAMCAT_FLAG"):
         env_bool("STREAMCAT_FLAG", False)
+
+
+@pytest.mark.parametrize("value", ["lots", "nan", "inf", "1,5"])
+def test_a_fraction_that_is_not_a_number_stops_the_start(monkeypatch, value):
+    monkeypatch.setenv("STREAMCAT_TRANSCODE_CPU_BUDGET", value)
+    with pytest.raises(ImproperlyConfigured, match="STREAMCAT_TRANSCODE_CPU_BUDGET"):
+        env_float("STREAMCAT_TRANSCODE_CPU_BUDGET", 1.0)
+
+
+def test_fractions_and_choices(monkeypatch):
+    monkeypatch.setenv("STREAMCAT_TRANSCODE_CPU_BUDGET", " 1.5 ")
+    assert env_float("STREAMCAT_TRANSCODE_CPU_BUDGET", 1.0) == 1.5
+    monkeypatch.setenv("STREAMCAT_TRANSCODE_ENCODER", "h264_nvenc")
+    assert env_choice("STREAMCAT_TRANSCODE_ENCODER", "libx264", ("libx264", "h264_nvenc")) == "h264_nvenc"
+    monkeypatch.setenv("STREAMCAT_TRANSCODE_ENCODER", "gpu please")
+    with pytest.raises(ImproperlyConfigured, match="STREAMCAT_TRANSCODE_ENCODER='gpu please': use one of"):
+        env_choice("STREAMCAT_TRANSCODE_ENCODER", "libx264", ("libx264", "h264_nvenc"))
 
 
 def test_numbers(monkeypatch):

@@ -151,10 +151,11 @@ class Encoder:
     def input_args(self) -> list[str]:
         return ["-vaapi_device", self.device] if self.name == "h264_vaapi" else []
 
-    def scale(self, height: int) -> str:
-        """One scaling step (each rung is scaled from the one above: cheaper, as sharp)."""
+    def scale(self, height: int, *, first: bool) -> str:
+        """One scaling step (each rung is scaled from the one above: cheaper, as sharp).
+        VAAPI uploads the decoded picture to the GPU once, before the first step."""
         if self.name == "h264_vaapi":
-            return f"format=nv12,hwupload,scale_vaapi=w=-2:h={height}"
+            return ("format=nv12,hwupload," if first else "") + f"scale_vaapi=w=-2:h={height}"
         return f"scale=-2:{height}:flags=bilinear"
 
     def video_args(self, index: int, rendition: Rendition, segment_seconds: int) -> list[str]:
@@ -204,7 +205,7 @@ def ffmpeg_args(
     video = [r for r in ladder if r.transcoded]
     chain, previous = [], "[0:v]"
     for i, rendition in enumerate(video):
-        step = encoder.scale(rendition.height)
+        step = encoder.scale(rendition.height, first=i == 0)
         if rendition.fps:
             step += f",fps={rendition.fps:g}"
         last = i == len(video) - 1

@@ -118,6 +118,8 @@ class Manager:
                 self._stop(ladder)
 
     def tick(self) -> None:
+        if self.budget <= 0 and not self.ladders:
+            return  # transcoding turned off
         live = {
             session.pk: session
             for session in IvsStreamSession.objects.filter(end_time__isnull=True)
@@ -143,8 +145,8 @@ class Manager:
     def _consider(self, session: IvsStreamSession, stream: nginx.StreamStats | None) -> None:
         """Start the session's ladder if it has one and the budget allows it."""
         source = source_of(stream) if stream else None
-        if source is None or self.budget <= 0:
-            return  # not relayed yet, no metadata yet, or transcoding turned off
+        if source is None:
+            return  # not relayed yet, or no metadata yet
         channel = session.channel
         ladder_renditions = renditions(channel.type, channel.preset, source)
         if not ladder_renditions:
