@@ -196,17 +196,23 @@ class Manager:
             )
 
     def _restart(self, session: IvsStreamSession, ladder: Ladder) -> None:
-        """The ladder's ffmpeg exited while its broadcast goes on: record it once, fall
-        back on the source at once, start it again after a back-off."""
+        """The ladder's ffmpeg exited while its broadcast goes on: fall back on the
+        source at once and start it again after a back-off. A crash is recorded; a
+        clean exit (its input ended: usually the broadcast, whose end the plane learns a
+        moment later) is not."""
         now = time.monotonic()
         if ladder.process is not None:
             code = ladder.process.returncode
             ladder.process = None
-            ladder.failures += 1
             self._unpublish(ladder)
-            ladder.restart_at = now + min(RESTART_BACKOFF_MAX, 2 ** (ladder.failures - 1))
-            _event(session, "Transcode Failure", code="TranscoderExited", event_type=IvsStreamEvent.FAILURE)
-            log.warning("transcode: %s ffmpeg exited (%s: %s); restarting", ladder.hls_name, code, _last_line(ladder))
+            if code == 0:
+                ladder.restart_at = now + 1
+            else:
+                ladder.failures += 1
+                ladder.restart_at = now + min(RESTART_BACKOFF_MAX, 2 ** (ladder.failures - 1))
+                _event(session, "Transcode Failure", code="TranscoderExited", event_type=IvsStreamEvent.FAILURE)
+                why = _last_line(ladder)
+                log.warning("transcode: %s ffmpeg exited (%s: %s); restarting", ladder.hls_name, code, why)
         if now >= ladder.restart_at:
             self._spawn(ladder)
 
