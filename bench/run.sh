@@ -27,6 +27,9 @@ mkdir -p bench/results
     echo "### Server-side composition"
     .venv/bin/python -m bench.composition "${BENCH_COMPOSITION_SECONDS:-20}"
     echo
+    echo "### Transcoding (renditions)"
+    .venv/bin/python -m bench.transcode "${BENCH_TRANSCODE_SECONDS:-20}"
+    echo
     echo "### Chat fan-out (one room)"
     .venv/bin/python -m bench.chat_fanout "${BENCH_CHAT_SECONDS:-20}"
     echo
