@@ -4,7 +4,9 @@ and the ffmpeg commands for x264 and the hardware encoders."""
 
 import pytest
 
+from mediaplane.drivers.nginx import StreamStats
 from mediaplane.transcode.ladder import Encoder, Source, cost, ffmpeg_args, multivariant, renditions
+from mediaplane.transcode.manager import source_of
 
 
 def names(channel_type, preset, width, height, fps=30, has_audio=True):
@@ -69,8 +71,8 @@ def test_a_1080p30_standard_ladder_is_estimated_under_one_core():
     assert 0.5 < cost(source, renditions("STANDARD", "", source)) <= 1.0
 
 
-def command(encoder: Encoder, channel_type="STANDARD") -> str:
-    source = Source(1920, 1080, 30)
+def command(encoder: Encoder, channel_type="STANDARD", source: Source | None = None) -> str:
+    source = source or Source(1920, 1080, 30)
     args = ffmpeg_args(
         input_url="rtmp://127.0.0.1/live/abc",
         out_dir="/var/hls/abc",
@@ -99,3 +101,19 @@ def test_hardware_encoders():
     nvenc = command(Encoder(name="h264_nvenc"))
     assert "-c:v:1 h264_nvenc" in nvenc and "-tune:v:1 ll" in nvenc
     assert "-c:v:1 h264_qsv" in command(Encoder(name="h264_qsv"))
+
+
+def stats(video: dict, audio: dict) -> StreamStats:
+    return StreamStats(app="live", name="abc", bw_video=None, bw_audio=None, video=video, audio=audio, publisher_id="1")
+
+
+def test_the_input_is_read_from_nginx_rtmps_metadata():
+    video = {"width": "1920", "height": "1080", "frame_rate": "59.94", "profile": "Main", "level": "4.2"}
+    source = source_of(stats(video, {"codec": "AAC", "channels": "2"}))
+    assert source == Source(1920, 1080, 59.94, "avc1.4D402A,mp4a.40.2", has_audio=True)
+    # Without audio (nginx-rtmp still lists an empty <audio>): no audio to map or copy.
+    silent = source_of(stats(video, {"codec": ""}))
+    assert not silent.has_audio and silent.codecs == "avc1.4D402A"
+    assert "0:a" not in command(Encoder(), source=silent)
+    assert source_of(stats({"width": "0", "height": "0"}, {})) is None  # no metadata yet
+    assert source_of(stats({"width": "x"}, {})) is None

@@ -19,7 +19,7 @@ from django.db import connection
 
 from core import video
 from mediaplane.models import IvsStreamEvent
-from mediaplane.transcode.manager import Manager
+from mediaplane.transcode.manager import MULTIVARIANT, Manager
 from tests.conftest import wait_for
 
 
@@ -65,6 +65,14 @@ def fetch(url: str) -> str:
             return response.read().decode()
     except (urllib.error.URLError, OSError):
         return ""
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def variants(text: str) -> list[tuple[dict, str]]:
@@ -158,6 +166,14 @@ def test_no_upscaling_and_a_dead_transcoder_comes_back(ivs, transcoder, publishe
     assert "#EXTINF" in fetch(url) or variants(fetch(url))  # always something to play
     wait_for(lambda: running.process is not None and running.published, timeout=60, message="the ladder back")
     assert [attributes["NAME"] for attributes, _uri in multivariant_at(url)] == ["source", "360p30", "160p30"]
+
+    # Made private: the multivariant playlist, every rendition's playlist and segments
+    # need the playback token like the source's.
+    base = url.rsplit("/", 1)[0]
+    segment = f"{base}/160p30/{media_segments(f'{base}/160p30/index.m3u8')[-1]}"
+    ivs.update_channel(arn=arn, authorized=True)
+    for target in (url, f"{base}/{MULTIVARIANT}", f"{base}/160p30/index.m3u8", segment):
+        wait_for(lambda target=target: status(target) == 403, timeout=15, message=f"{target} refused")
 
 
 def test_basic_channels_get_the_source_only(ivs, transcoder, publisher):

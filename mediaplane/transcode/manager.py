@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
+from mediaplane import heartbeat
 from mediaplane.drivers import nginx
 from mediaplane.models import IvsChannel, IvsStreamEvent, IvsStreamSession
 from mediaplane.transcode.ladder import Encoder, Rendition, Source, cost, ffmpeg_args, multivariant, renditions
@@ -78,8 +79,10 @@ def source_of(stream: nginx.StreamStats) -> Source | None:
         level = round(float(video.get("level", "4.0")) * 10)
     except ValueError:
         level = 40
-    audio = ",mp4a.40.2" if stream.audio else ""
-    return Source(width, height, fps or 30, f"avc1.{profile}{level:02X}{audio}", has_audio=bool(stream.audio))
+    # nginx-rtmp lists an <audio> element for every stream; only one with audio names a codec.
+    has_audio = bool(stream.audio.get("codec"))
+    audio = ",mp4a.40.2" if has_audio else ""
+    return Source(width, height, fps or 30, f"avc1.{profile}{level:02X}{audio}", has_audio=has_audio)
 
 
 def _die_with_parent() -> None:
@@ -118,6 +121,7 @@ class Manager:
                 self._stop(ladder)
 
     def tick(self) -> None:
+        heartbeat.touch("transcode")  # first, so /health sees the loop even while transcoding is off
         if self.budget <= 0 and not self.ladders:
             return  # transcoding turned off
         live = {
