@@ -156,7 +156,7 @@ def set_channel_type(*, channel_arn: str, channel_type: str, preset: str) -> dic
     """Change how the channel's video reaches viewers (IVS channel type and, for the
     ADVANCED types, the preset; "" otherwise). IVS refuses it while the channel is live
     (ConflictException). Returns the channel as GetChannel shows it."""
-    # "" is sent as no preset: the local plane refuses "" as a value outside the enum.
+    # No preset for BASIC/STANDARD: "" is outside the model's enum, and the type change clears it.
     extra = {"preset": preset} if preset else {}
     return _call("ivs", "update_channel", arn=channel_arn, type=channel_type, **extra)["channel"]
 
