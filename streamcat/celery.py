@@ -1,12 +1,37 @@
 import os
 
 from celery import Celery
+from celery.beat import PersistentScheduler
+from celery.signals import heartbeat_sent
+
+from mediaplane import heartbeat
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamcat.settings")
 
 app = Celery("streamcat")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# beat runs its schedule with HeartbeatScheduler (below), so /health can tell it is alive.
+app.conf.beat_scheduler = "streamcat.celery:HeartbeatScheduler"
+
+
+@heartbeat_sent.connect
+def _worker_heartbeat(**kwargs) -> None:
+    """The worker's consumer sends Celery's own heartbeat every 2 s while it is connected
+    to the broker; each one refreshes var/run/heartbeat/worker for /health."""
+    heartbeat.touch("worker")
+
+
+class HeartbeatScheduler(PersistentScheduler):
+    """Celery's default scheduler (schedule kept in the --schedule file) that touches
+    var/run/heartbeat/beat on every tick, and ticks at least every 5 s, so a hung or dead
+    beat goes stale while the worker's own heartbeat stays fresh."""
+
+    most_seconds_between_ticks = 5.0
+
+    def tick(self, *args, **kwargs) -> float:
+        heartbeat.touch("beat")
+        return min(super().tick(*args, **kwargs), self.most_seconds_between_ticks)
 
 
 @app.on_after_finalize.connect

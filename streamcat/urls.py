@@ -4,8 +4,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from stages import urls as stage_urls
+from streamcat import health
 
 urlpatterns = [
+    path("health", health.health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("_plane/", include("mediaplane.urls")),
