@@ -380,7 +380,7 @@ class Stack:
         ports = [port] + ([settings.RTMP_PORT] if name == "nginx" else [])
         return all(p is None or _listening(p) for p in ports)
 
-    def wait_up(self, name: str, *, timeout: float = 30.0) -> None:
+    def wait_up(self, name: str, *, timeout: float = 60.0) -> None:
         """Wait until supervisord runs every process of the part and it answers."""
         deadline = time.monotonic() + timeout
         while True:
