@@ -29,6 +29,11 @@ class Denied(Exception):
     """Why a request may not play; the message goes to the plane's log, not the viewer."""
 
 
+class UnknownKey(Denied):
+    """The token is signed by no key pair this snapshot knows: perhaps one imported
+    since it was loaded."""
+
+
 @dataclass
 class Snapshot:
     """What the checks need, loaded from the database by the auth server."""
@@ -74,7 +79,7 @@ class Snapshot:
             except jwt.InvalidTokenError as exc:
                 raise Denied(f"malformed token: {exc}") from None
         else:
-            raise Denied("token not signed by an imported playback key pair")
+            raise UnknownKey("token not signed by an imported playback key pair")
         if len(self._verified) >= TOKEN_CACHE_SIZE:
             self._verified.clear()
         self._verified[token] = found

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 
 import django
 
@@ -26,10 +27,15 @@ import redis.asyncio as aioredis  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import DatabaseError  # noqa: E402
 
-from mediaplane.playback_auth import Denied, Snapshot, check_path  # noqa: E402
+from mediaplane.playback_auth import Denied, Snapshot, UnknownKey, check_path  # noqa: E402
 from mediaplane.services.playback import CHANGES, load_snapshot, sync_markers  # noqa: E402
 
 RELOAD_SECONDS = 10
+# A token signed by a key this process does not know (the site may have imported its
+# key pair a moment ago, the change notice still on its way) has the snapshot loaded
+# again, once loaded after the request arrived; such loads run one at a time, at most
+# this often, so forged tokens cannot flood the database.
+KEY_RELOAD_MIN_SECONDS = 0.05
 PATH_QUERY_ORIGIN = (b"x-playback-path", b"x-playback-args", b"origin")
 log = logging.getLogger("streamcat.playback_auth")
 
@@ -38,10 +44,31 @@ class PlaybackAuth:
     def __init__(self):
         self.snapshot = Snapshot()
         self._listener: asyncio.Task | None = None
+        self._loaded_from = 0.0  # when the snapshot's database reads began
+        self._key_reload = asyncio.Lock()
 
     async def reload(self) -> None:
-        self.snapshot = (await asyncio.to_thread(load_snapshot)).keep_verified(self.snapshot)
+        await self._load()
         await asyncio.to_thread(sync_markers)
+
+    async def _load(self) -> None:
+        started = time.monotonic()
+        loaded = await asyncio.to_thread(load_snapshot)
+        if started > self._loaded_from:  # never replaced by a load that began earlier
+            self.snapshot, self._loaded_from = loaded.keep_verified(self.snapshot), started
+
+    async def check(self, path: str, query: str, origin: str | None) -> None:
+        """Raise Denied unless the file may be served."""
+        asked_at = time.monotonic()
+        try:
+            check_path(self.snapshot, path, query, origin)
+        except UnknownKey:
+            async with self._key_reload:
+                if self._loaded_from < asked_at:  # else a load that began after it arrived
+                    await asyncio.sleep(max(0.0, self._loaded_from + KEY_RELOAD_MIN_SECONDS - time.monotonic()))
+                    with contextlib.suppress(OSError, DatabaseError):
+                        await self._load()
+            check_path(self.snapshot, path, query, origin)
 
     async def _listen(self) -> None:
         """Reload on every change notice, and every RELOAD_SECONDS in case one was missed.
@@ -104,7 +131,7 @@ class PlaybackAuth:
         try:
             if path is None or len(headers[b"x-playback-path"]) > 1:
                 raise Denied("not one X-Playback-Path: not asked by nginx")
-            check_path(self.snapshot, path, query or "", origin)
+            await self.check(path, query or "", origin)
         except Denied as exc:
             status = 403
             log.info("playback refused for %r: %s", path, exc)

@@ -62,7 +62,7 @@ def test_streamer_goes_live_from_the_browser_and_a_viewer_watches(login, browser
         image = found[0]
         return image[240, 568].max() < 40 and image[240, 283][1] > 100 and image[240, 711][1] > 100
 
-    wait_for(two_tiles, timeout=20, interval=0.5, message="the guest's tile in the channel's picture")
+    wait_for(two_tiles, timeout=60, interval=0.5, message="the guest's tile in the channel's picture")
     audience = browser.new_context(base_url=settings.PUBLIC_URL, viewport={"width": 1280, "height": 800}).new_page()
     audience.goto(channel.get_absolute_url())
     # The player starts a few seconds behind live, before the guest joined: let it catch up.

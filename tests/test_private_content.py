@@ -11,10 +11,14 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 
+import jwt
 import pytest
 from channels.testing import WebsocketCommunicator
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
@@ -194,6 +198,22 @@ def test_a_public_channels_files_stay_open(plane):
     hls_dir.mkdir(parents=True, exist_ok=True)
     (hls_dir / "index.m3u8").write_bytes(b"#EXTM3U\n")
     assert raw_get(urllib.parse.urlsplit(channel.playback_url).path) == (200, b"#EXTM3U\n")
+
+
+def test_a_key_pair_imported_a_moment_ago_plays_at_once(private_channel):
+    """A token signed by a key pair the auth processes have not loaded yet (the change
+    notice still on its way) makes them reload at once instead of refusing it."""
+    key = ec.generate_private_key(ec.SECP384R1())
+    material = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    video.client("ivs").import_playback_key_pair(publicKeyMaterial=material)
+    claims = {"aws:channel-arn": private_channel.arn, "exp": int(time.time()) + 300}
+    token = jwt.encode(claims, key, algorithm="ES384")
+    path = f"/hls/{private_channel.hls_name}/index.m3u8?token={token}"
+    assert [raw_get(path)[0] for _ in range(10)] == [200] * 10
 
 
 def test_a_channel_made_private_is_refused_at_once_by_every_auth_process(plane):
