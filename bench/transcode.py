@@ -115,7 +115,11 @@ def publish_clock(stream_keys: list[str], stop: threading.Event) -> None:
             index += 1
     finally:
         encoder.stdin.close()
-        encoder.wait(timeout=10)
+        try:
+            encoder.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # its RTMPS outputs already closed under it
+            encoder.kill()
+            encoder.wait()
 
 
 def stop_process(process: subprocess.Popen) -> None:
