@@ -42,6 +42,8 @@ def test_advanced_caps_and_never_upscales():
     ]
     assert names("ADVANCED_SD", "", 1920, 1080) == ["480p30", "360p30", "160p30", "audio_only"]
     assert names("ADVANCED_HD", "", 960, 540) == ["540p30", "480p30", "360p30", "160p30", "audio_only"]
+    odd = Source(1024, 576, 30)
+    assert [r.codecs(odd) for r in renditions("ADVANCED_HD", "", odd)][0] == "avc1.4D401F,mp4a.40.2"
     assert names("ADVANCED_HD", "", 1280, 720, has_audio=False) == ["720p30", "480p30", "360p30", "160p30"]
 
 
@@ -64,6 +66,12 @@ def test_the_multivariant_playlist_lists_every_rendition_best_first():
     assert infs[0].startswith("#EXT-X-STREAM-INF:BANDWIDTH=6600000,RESOLUTION=1920x1080,")
     assert 'CODECS="avc1.4D401F,mp4a.40.2",FRAME-RATE=30.000,NAME="720p30"' in infs[1]
     assert lines[lines.index(infs[1]) + 1] == "720p30/index.m3u8"
+
+
+def test_each_rung_declares_the_h264_level_it_needs():
+    assert [r.level for r in renditions("STANDARD", "", Source(1920, 1080, 60))[1:]] == [32, 31, 30, 30]
+    assert "-level:v:1 3.2" in command(Encoder(), source=Source(1920, 1080, 60))
+    assert "-profile:v:1 main" in command(Encoder(name="h264_vaapi"))
 
 
 def test_a_1080p30_standard_ladder_is_estimated_under_one_core():
@@ -116,4 +124,9 @@ def test_the_input_is_read_from_nginx_rtmps_metadata():
     assert not silent.has_audio and silent.codecs == "avc1.4D402A"
     assert "0:a" not in command(Encoder(), source=silent)
     assert source_of(stats({"width": "0", "height": "0"}, {})) is None  # no metadata yet
+    # The publisher writes the metadata: absurd sizes are not transcoded, and an absurd
+    # frame rate cannot make a ladder cost less than nothing.
+    assert source_of(stats({**video, "width": "100000"}, {})) is None
+    odd = source_of(stats({**video, "frame_rate": "-100"}, {}))
+    assert odd.fps == 30 and cost(odd, renditions("STANDARD", "", odd)) > 0
     assert source_of(stats({"width": "x"}, {})) is None

@@ -101,8 +101,13 @@ def sync_markers() -> None:
         (folder / name).unlink(missing_ok=True)
     # Asked again after listing: a channel made private meanwhile (its marker removed
     # before that commit) must not get its marker back from the first answer.
-    for name in (public - present) & _public_ids():
+    added = (public - present) & _public_ids()
+    for name in added:
         (folder / name).touch()
+    # A change to private that committed between that answer and the touch removed its
+    # marker first: take back any marker whose channel is no longer public.
+    for name in added - _public_ids():
+        (folder / name).unlink(missing_ok=True)
 
 
 def _public_ids() -> set[str]:

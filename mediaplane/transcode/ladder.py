@@ -13,7 +13,9 @@ serve them. Pure functions: no processes, no database.
 
 Rungs above 480p keep the input's frame rate up to 60; the rest run at up to 30. Every
 transcoded rung has a keyframe every segment, at the same instants in every rung, so
-players switch between them at any segment boundary.
+players switch between them at any segment boundary. The source, passed through, keeps
+the streamer's keyframes: its segments line up with the rungs' when the encoder sends one
+every 1 or 2 s, as IVS asks streamers to.
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ BITRATES = {
 }
 CAPS = {"ADVANCED_HD": 720, "ADVANCED_SD": 480}
 HIGH_FPS_HEIGHT = 720  # rungs at this height or above may keep 60 fps
-AUDIO_KBPS = {"copy": 0, "high": 128, "low": 96, "audio_only": 64}
-# H.264 levels that fit each rung (Main profile): CODECS says it, players trust it.
-LEVELS = {160: "3.0", 360: "3.0", 480: "3.0", 720: "3.1"}
+# Audio kbit/s; a copied input counts at IVS's maximum audio input rate.
+AUDIO_KBPS = {"copy": 160, "high": 128, "low": 96, "audio_only": 64}
+TS_OVERHEAD = 1.05  # MPEG-TS packet headers on top of the elementary streams
+# H.264 levels (level, macroblocks per second, macroblocks per frame), lowest first: each
+# rung is encoded at the lowest that fits it, and CODECS says the same.
+LEVELS = ((30, 40_500, 1_620), (31, 108_000, 3_600), (32, 216_000, 5_120), (40, 245_760, 8_192), (42, 522_240, 8_704))
 # What one core of the reference machine does with x264 superfast/zerolatency and
 # bilinear scaling (bench.transcode): megapixels per second decoded and encoded.
 DECODE_MPX_PER_CORE = 300
@@ -65,8 +70,17 @@ class Rendition:
     @property
     def bandwidth(self) -> int:
         """Peak bits per second, as EXT-X-STREAM-INF's BANDWIDTH wants it: the rung's
-        maximum rate (x264's VBV allows 10% over the target) plus its audio."""
-        return int((self.video_kbps * 1.1 + AUDIO_KBPS[self.audio]) * 1000)
+        maximum rate (its VBV maximum, 10% over the target) plus its audio, in MPEG-TS."""
+        return int((self.video_kbps * 1.1 + AUDIO_KBPS[self.audio]) * TS_OVERHEAD * 1000)
+
+    @property
+    def level(self) -> int:
+        """The lowest H.264 level (times ten) that fits the rung's size and frame rate."""
+        per_frame = -(-self.width // 16) * -(-self.height // 16)
+        for level, per_second, frame in LEVELS:
+            if per_frame <= frame and per_frame * self.fps <= per_second:
+                return level
+        return LEVELS[-1][0]
 
     def codecs(self, source: Source) -> str:
         if self.name == "source":
@@ -74,8 +88,7 @@ class Rendition:
         audio = source.codecs.split(",")[1] if self.audio == "copy" and "," in source.codecs else "mp4a.40.2"
         if not self.height:
             return audio
-        level = "3.2" if self.height >= HIGH_FPS_HEIGHT and self.fps > 30 else LEVELS[self.height]
-        return f"avc1.4D40{int(float(level) * 10):02X},{audio}"
+        return f"avc1.4D40{self.level:02X},{audio}"
 
 
 def renditions(channel_type: str, preset: str, source: Source) -> list[Rendition]:
@@ -92,8 +105,7 @@ def renditions(channel_type: str, preset: str, source: Source) -> list[Rendition
     else:
         cap = min(CAPS[channel_type], source.height)
         heights = [h for h in HEIGHTS if h < cap]
-        # The top rung is the input's own height when it is below the cap (no upscaling).
-        heights = [cap, *heights] if cap not in HEIGHTS else [cap, *[h for h in heights if h != cap]]
+        heights = [cap, *heights]  # the cap, or the input's own height below it (no upscaling)
         table, top = BITRATES[preset or "HIGHER_BANDWIDTH_DELIVERY"], []
     ladder = list(top)
     for height in heights:
@@ -172,6 +184,11 @@ class Encoder:
             # A keyframe at every segment boundary, at the same instants in every rung.
             f"-force_key_frames:v:{index}",
             f"expr:gte(t,n_forced*{segment_seconds})",
+            # Main profile at the rung's level, whatever the encoder: CODECS promises both.
+            f"-profile:v:{index}",
+            "main",
+            f"-level:v:{index}",
+            f"{rendition.level / 10:.1f}",
         ]
         if self.name == "libx264":
             return common + [
@@ -179,8 +196,6 @@ class Encoder:
                 self.x264_preset,
                 f"-tune:v:{index}",
                 "zerolatency",
-                f"-profile:v:{index}",
-                "main",
                 f"-x264-params:v:{index}",
                 "scenecut=0:bframes=0",
             ]

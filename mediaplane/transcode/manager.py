@@ -39,6 +39,8 @@ from mediaplane.transcode.ladder import Encoder, Rendition, Source, cost, ffmpeg
 MULTIVARIANT = "multivariant.m3u8"
 TICK_SECONDS = 1.0
 RESTART_BACKOFF_MAX = 10.0
+MAX_FAILURES = 6  # crashes in a row before a broadcast is left on its source
+MIN_SIDE, MAX_SIDE = 16, 4096
 log = logging.getLogger("streamcat.transcode")
 
 
@@ -72,8 +74,12 @@ def source_of(stream: nginx.StreamStats) -> Source | None:
         fps = float(video.get("frame_rate", "0") or 0)
     except ValueError:
         return None
-    if width <= 0 or height <= 0:
+    # The publisher writes this metadata: sizes beyond what IVS takes are not transcoded,
+    # and a frame rate outside 1-120 is taken as 30 (it prices and names the ladder).
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
         return None
+    if not 1 <= fps <= 120:
+        fps = 30
     profile = {"Baseline": "42E0", "Main": "4D40", "High": "6400"}.get(video.get("profile", ""), "6400")
     try:
         level = round(float(video.get("level", "4.0")) * 10)
@@ -100,6 +106,7 @@ class Manager:
         self.budget = settings.TRANSCODE_CPU_BUDGET if budget is None else budget
         self.ladders: dict[int, Ladder] = {}  # session id -> its ladder
         self.waiting: set[int] = set()  # sessions told "Transcode Fallback", not started since
+        self.given_up: set[int] = set()  # sessions whose ladder kept crashing: source only
 
     def serve(self) -> None:
         # Multivariant playlists left by a manager that died point at stopped ladders.
@@ -124,6 +131,10 @@ class Manager:
         heartbeat.touch("transcode")  # first, so /health sees the loop even while transcoding is off
         if self.budget <= 0 and not self.ladders:
             return  # transcoding turned off
+        # Before the database: a dead ladder's playlist goes even while the database is away.
+        for ladder in self.ladders.values():
+            if ladder.process is not None and ladder.process.poll() is not None:
+                self._unpublish(ladder)
         live = {
             session.pk: session
             for session in IvsStreamSession.objects.filter(end_time__isnull=True)
@@ -133,18 +144,31 @@ class Manager:
         for session_id in [s for s in self.ladders if s not in live]:
             self._stop(self.ladders.pop(session_id))
         self.waiting &= live.keys()
+        self.given_up &= live.keys()
         try:
             streams = {s.name: s for s in nginx.fetch_stats() if s.app == nginx.HLS_APP}
         except nginx.NginxDown:
             streams = {}
         for session_id, session in live.items():
-            ladder = self.ladders.get(session_id)
-            if ladder is None:
-                self._consider(session, streams.get(session.channel.hls_name))
-            elif ladder.process is not None and ladder.process.poll() is None:
-                self._publish(ladder)
-            else:
-                self._restart(session, ladder)
+            try:
+                self._tend(session, self.ladders.get(session_id), streams.get(session.channel.hls_name))
+            except (DatabaseError, nginx.NginxUnavailable):
+                raise
+            except Exception:
+                # One broadcast's surprise must not stop every other channel's ladder.
+                log.exception("transcode: %s left on its source", session.channel.hls_name)
+                if session_id in self.ladders:
+                    self._stop(self.ladders.pop(session_id))
+                self.given_up.add(session_id)
+
+    def _tend(self, session: IvsStreamSession, ladder: Ladder | None, stream: nginx.StreamStats | None) -> None:
+        if ladder is None:
+            if session.pk not in self.given_up:
+                self._consider(session, stream)
+        elif ladder.process is not None and ladder.process.poll() is None:
+            self._publish(ladder)
+        else:
+            self._restart(session, ladder)
 
     def _consider(self, session: IvsStreamSession, stream: nginx.StreamStats | None) -> None:
         """Start the session's ladder if it has one and the budget allows it."""
@@ -211,6 +235,15 @@ class Manager:
             self._unpublish(ladder)
             if code == 0:
                 ladder.restart_at = now + 1
+            elif ladder.failures + 1 >= MAX_FAILURES:
+                # It will not run on this input: the broadcast keeps its source only.
+                self._stop(self.ladders.pop(session.pk))
+                self.given_up.add(session.pk)
+                _event(session, "Transcode Fallback", code="TranscoderFailed")
+                log.warning(
+                    "transcode: %s failed %d times (%s); source only", ladder.hls_name, MAX_FAILURES, _last_line(ladder)
+                )
+                return
             else:
                 ladder.failures += 1
                 ladder.restart_at = now + min(RESTART_BACKOFF_MAX, 2 ** (ladder.failures - 1))
@@ -231,7 +264,10 @@ class Manager:
                 return
             if rendition.name == "source":
                 peak = max(_bits_per_second(playlist.parent, name, seconds) for name, seconds in segments)
+        if ladder.renditions[0].name == "source" and peak <= 0:
+            return  # not measured yet: a BANDWIDTH of 0 would be a lie
         text = multivariant(ladder.source, ladder.renditions, peak)
+        ladder.failures = 0  # every rendition has segments: it runs
         if text != ladder.published:
             _write_atomically(ladder.folder / MULTIVARIANT, text)
             ladder.published = text

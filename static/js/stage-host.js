@@ -73,8 +73,15 @@ function setOnStage(value) {
 }
 
 // Go on stage once the page is ready (devices open, stage connection made); true if on
-// stage after. The join button and the go-live panel ("stagerequest") both come here.
-async function goOnStage() {
+// stage after. The join button and the go-live panel ("stagerequest") both come here,
+// and share one attempt: a second click while it runs never publishes twice.
+let joining = null;
+function goOnStage() {
+  joining ??= publishOnStage().finally(() => (joining = null));
+  return joining;
+}
+
+async function publishOnStage() {
   if (!(await ready)) return false;
   if (onStage) return true;
   joinButton.disabled = true;
