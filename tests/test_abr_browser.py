@@ -9,7 +9,7 @@ from core import video
 from tests.conftest import wait_for
 from tests.test_transcode import multivariant_at, transcoder  # noqa: F401 - the fixture
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.engine_independent]
 
 HEIGHT = "document.getElementById('player').videoHeight"
 

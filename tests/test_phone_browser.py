@@ -17,7 +17,7 @@ from core import video
 from stages import services as stage_services
 from tests.conftest import SCREENSHOTS, wait_for
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.engine_independent]
 
 PASSWORD = "a-very-good-password-1"
 PHONE = {"width": 390, "height": 844}

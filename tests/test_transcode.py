@@ -22,6 +22,8 @@ from mediaplane.models import IvsStreamEvent
 from mediaplane.transcode.manager import MULTIVARIANT, Manager
 from tests.conftest import wait_for
 
+pytestmark = pytest.mark.engine_independent
+
 
 @pytest.fixture
 def ivs(plane):
