@@ -168,7 +168,7 @@ class Manager:
         elif ladder.process is not None and ladder.process.poll() is None:
             self._publish(ladder)
         else:
-            self._restart(session, ladder)
+            self._restart(session, ladder, relayed=stream is not None)
 
     def _consider(self, session: IvsStreamSession, stream: nginx.StreamStats | None) -> None:
         """Start the session's ladder if it has one and the budget allows it."""
@@ -223,7 +223,7 @@ class Manager:
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - prctl only, no Python state
             )
 
-    def _restart(self, session: IvsStreamSession, ladder: Ladder) -> None:
+    def _restart(self, session: IvsStreamSession, ladder: Ladder, *, relayed: bool) -> None:
         """The ladder's ffmpeg exited while its broadcast goes on: fall back on the
         source at once and start it again after a back-off. A crash is recorded; a
         clean exit (its input ended: usually the broadcast, whose end the plane learns a
@@ -250,7 +250,7 @@ class Manager:
                 _event(session, "Transcode Failure", code="TranscoderExited", event_type=IvsStreamEvent.FAILURE)
                 why = _last_line(ladder)
                 log.warning("transcode: %s ffmpeg exited (%s: %s); restarting", ladder.hls_name, code, why)
-        if now >= ladder.restart_at:
+        if now >= ladder.restart_at and relayed:  # not while nginx carries no broadcast to read
             self._spawn(ladder)
 
     def _publish(self, ladder: Ladder) -> None:
