@@ -29,9 +29,18 @@ class Denied(Exception):
     """Why a request may not play; the message goes to the plane's log, not the viewer."""
 
 
-class UnknownKey(Denied):
+class Stale(Denied):
+    """Refused by a snapshot that may be out of date: a newer one may say otherwise."""
+
+
+class UnknownKey(Stale):
     """The token is signed by no key pair this snapshot knows: perhaps one imported
     since it was loaded."""
+
+
+class NotMarkedPublic(Stale):
+    """The snapshot says public but the channel's marker is gone: made private (or
+    deleted) since the snapshot was loaded."""
 
 
 @dataclass
@@ -133,7 +142,7 @@ def check_path(snapshot: Snapshot, path: str, query: str, origin: str | None, no
         # A public channel (still marked public: the marker goes before a change to
         # private commits), or not a channel at all.
         if channel and snapshot.public_markers and not os.path.exists(os.path.join(snapshot.public_markers, channel)):
-            raise Denied("channel not marked public (made private since the last reload)")
+            raise NotMarkedPublic("channel not marked public (made private since the last reload)")
         return
     token = (parse_qs(query).get("token") or [""])[0]
     if not token:

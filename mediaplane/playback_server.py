@@ -27,15 +27,15 @@ import redis.asyncio as aioredis  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import DatabaseError  # noqa: E402
 
-from mediaplane.playback_auth import Denied, Snapshot, UnknownKey, check_path  # noqa: E402
+from mediaplane.playback_auth import Denied, Snapshot, Stale, check_path  # noqa: E402
 from mediaplane.services.playback import CHANGES, load_snapshot, sync_markers  # noqa: E402
 
 RELOAD_SECONDS = 10
-# A token signed by a key this process does not know (the site may have imported its
-# key pair a moment ago, the change notice still on its way) has the snapshot loaded
-# again, once loaded after the request arrived; such loads run one at a time, at most
-# this often, so forged tokens cannot flood the database.
-KEY_RELOAD_MIN_SECONDS = 0.05
+# A refusal that a newer snapshot might overturn (a token signed by a key pair imported a
+# moment ago; a channel made private whose marker is gone before the change notice came)
+# has the snapshot loaded again, once loaded after the request arrived; such loads run
+# one at a time, at most this often, so forged requests cannot flood the database.
+RELOAD_ON_DEMAND_MIN_SECONDS = 0.05
 PATH_QUERY_ORIGIN = (b"x-playback-path", b"x-playback-args", b"origin")
 log = logging.getLogger("streamcat.playback_auth")
 
@@ -45,7 +45,7 @@ class PlaybackAuth:
         self.snapshot = Snapshot()
         self._listener: asyncio.Task | None = None
         self._loaded_from = 0.0  # when the snapshot's database reads began
-        self._key_reload = asyncio.Lock()
+        self._reload_on_demand = asyncio.Lock()
 
     async def reload(self) -> None:
         await self._load()
@@ -62,10 +62,10 @@ class PlaybackAuth:
         asked_at = time.monotonic()
         try:
             check_path(self.snapshot, path, query, origin)
-        except UnknownKey:
-            async with self._key_reload:
+        except Stale:
+            async with self._reload_on_demand:
                 if self._loaded_from < asked_at:  # else a load that began after it arrived
-                    await asyncio.sleep(max(0.0, self._loaded_from + KEY_RELOAD_MIN_SECONDS - time.monotonic()))
+                    await asyncio.sleep(max(0.0, self._loaded_from + RELOAD_ON_DEMAND_MIN_SECONDS - time.monotonic()))
                     with contextlib.suppress(OSError, DatabaseError):
                         await self._load()
             check_path(self.snapshot, path, query, origin)
