@@ -49,7 +49,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from bench import _clock  # noqa: E402
-from core import video  # noqa: E402
+from core import processes, video  # noqa: E402
 from mediaplane.transcode.ladder import Source, cost, renditions  # noqa: E402
 from streamcat.stack import Stack  # noqa: E402
 
@@ -120,16 +120,6 @@ def publish_clock(stream_keys: list[str], stop: threading.Event) -> None:
         except subprocess.TimeoutExpired:  # its RTMPS outputs already closed under it
             encoder.kill()
             encoder.wait()
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # --- the stack's view ----------------------------------------------------------------
@@ -272,7 +262,7 @@ def measure_cpu(stack: Stack, clips: dict[str, Path], seconds: float) -> list[di
                 }
             )
         finally:
-            stop_process(publisher)
+            processes.stop(publisher)
         # Its ladder stops when the broadcast ends: measure the next one alone.
         wait_for(lambda hls_name=hls_name: ladder_pid(stack, hls_name) is None, 30, "ladder stopped")
     return results
@@ -399,7 +389,7 @@ def measure_capacity(stack: Stack, clip: Path, seconds: float) -> list[dict]:
                 break
     finally:
         for publisher in publishers:
-            stop_process(publisher)
+            processes.stop(publisher)
     return steps
 
 

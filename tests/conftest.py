@@ -4,6 +4,7 @@ go through the local media plane."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -22,7 +23,7 @@ from playwright.sync_api import sync_playwright
 from channels_app.models import Channel
 from chat import realtime as chat_realtime
 from chat import services as chat_services
-from core import video
+from core import processes, video
 from mediaplane.models import Composition
 from mediaplane.services import compositions
 from streamcat.stack import Stack
@@ -199,6 +200,16 @@ def wait_for(condition, *, timeout: float = 20.0, interval: float = 0.2, message
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
+@contextlib.contextmanager
+def held_down(stack, part: str):
+    """The stack's `part` stopped and kept down inside the block, brought back up after."""
+    stack.hold_down(part)
+    try:
+        yield
+    finally:
+        stack.bring_up(part)
+
+
 class Publisher:
     """An ffmpeg process publishing a synthetic source (testsrc2 + sine) over RTMPS, as
     streamers are told to (ffmpeg does not check the generated certificate); `url`
@@ -270,13 +281,7 @@ class Publisher:
         return time.monotonic() - self.started < self.seconds - 3
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
 
     def __enter__(self):
         return self

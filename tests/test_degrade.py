@@ -2,7 +2,6 @@
 rest of the real stack keeps serving what does not need it, says plainly what it
 cannot do, and comes back by itself when the part returns."""
 
-import contextlib
 import time
 import urllib.error
 import urllib.request
@@ -19,22 +18,13 @@ from chat.tasks import publish_presence
 from core import ratelimit, video
 from follows import services as follows
 from stages import services as stages
-from tests.conftest import SCREENSHOTS, wait_for
+from tests.conftest import SCREENSHOTS, held_down, wait_for
 from tests.webrtc_clients import http
 
 pytestmark = pytest.mark.browser
 
 FOLLOWERS, PUBLIC = PlaybackAccess.FOLLOWERS, PlaybackAccess.PUBLIC
 PAGE_SECONDS = 10  # a page may be slow on a loaded machine, but must not hang on a dead part
-
-
-@contextlib.contextmanager
-def held_down(stack, part: str):
-    stack.hold_down(part)
-    try:
-        yield
-    finally:
-        stack.bring_up(part)
 
 
 def fetch(path_or_url: str, *, method: str = "GET", headers: dict | None = None) -> tuple[int, str]:

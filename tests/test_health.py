@@ -1,6 +1,5 @@
 """GET /health on the real stack: every part up, then one part held down at a time."""
 
-import contextlib
 import json
 import time
 import urllib.error
@@ -9,20 +8,11 @@ import urllib.request
 import pytest
 from django.conf import settings
 
-from tests.conftest import wait_for
+from tests.conftest import held_down, wait_for
 
 PARTS = {"database", "redis", "nginx", "janus", "playback_auth", "srt", "transcode", "worker", "beat"}
 ANSWER_SECONDS = 3  # /health answers within about 2 s, whatever hangs
 HEARTBEAT_SECONDS = 40  # heartbeats are fresh within seconds of a start; a stale one takes 15 s
-
-
-@contextlib.contextmanager
-def held_down(stack, part: str):
-    stack.hold_down(part)
-    try:
-        yield
-    finally:
-        stack.bring_up(part)
 
 
 def health(*, base: str = "", method: str = "GET") -> tuple[int, dict, bytes]:

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
+from core import processes
 from mediaplane import heartbeat
 from mediaplane.drivers import nginx
 from mediaplane.models import IvsChannel, IvsStreamEvent, IvsStreamSession
@@ -278,13 +279,8 @@ class Manager:
 
     def _stop(self, ladder: Ladder) -> None:
         self._unpublish(ladder)
-        if ladder.process is not None and ladder.process.poll() is None:
-            ladder.process.terminate()
-            try:
-                ladder.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                ladder.process.kill()
-                ladder.process.wait()
+        if ladder.process is not None:
+            processes.stop(ladder.process)
         log.info("transcode: %s stopped", ladder.hls_name)
 
 
