@@ -1,6 +1,13 @@
-"""The certificate nginx presents to RTMPS publishers: the site's own when
-STREAMCAT_TLS_CERT / STREAMCAT_TLS_KEY name one, else a self-signed one for
-PUBLIC_HOST that the first start writes to var/tls/ and later starts reuse."""
+"""The certificate for HTTPS, RTMPS and TURN over TLS: the site's own when
+STREAMCAT_TLS_CERT / STREAMCAT_TLS_KEY name one; else var/tls/site.pem, which holds
+the key and the chain in one file, so that replacing it (a renewal) is one rename and
+nginx, which reads it at every handshake, never sees a key from one certificate and a
+chain from another.
+
+site.pem comes from certbot (STREAMCAT_TLS=acme, see streamcat.certificates), or from
+a CA of this installation's own (var/tls/ca.crt): a browser or OBS that trusts that CA
+once trusts every certificate the installation issues itself, for a LAN or a test.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +17,34 @@ import os
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.exceptions import ImproperlyConfigured
 
-VALIDITY = dt.timedelta(days=825)  # the longest that Apple's clients accept
+CA_VALIDITY = dt.timedelta(days=3650)
+VALIDITY = dt.timedelta(days=397)  # the longest browsers accept of any certificate
 RENEW_BEFORE = dt.timedelta(days=30)
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")  # the site answers these over HTTP and HTTPS
 
 
-def ingest_certificate(*, var_dir: Path, host: str, cert: str, key: str) -> tuple[Path, Path]:
-    """Paths of the certificate chain and its key. A configured pair must both exist;
-    the generated one is made again when missing, near its end, or for another host."""
+def tls_folder(var_dir: Path) -> Path:
+    return var_dir / "tls"
+
+
+def site_pem(var_dir: Path) -> Path:
+    return tls_folder(var_dir) / "site.pem"
+
+
+def site_certificate(*, var_dir: Path, host: str, mode: str, cert: str, key: str) -> tuple[Path, Path]:
+    """Paths of the certificate chain and its key (the same file unless configured).
+    A configured pair must both exist. Otherwise site.pem is issued again by the local
+    CA when missing, near its end, or for another host; in ACME mode only until certbot
+    has replaced it (nginx needs a certificate to start and answer the CA's challenge)."""
     if cert or key:
+        if mode == "acme":
+            raise ImproperlyConfigured("STREAMCAT_TLS=acme gets its own certificate: unset STREAMCAT_TLS_CERT/KEY")
         paths = Path(cert), Path(key)
         missing = [str(path) for path in paths if not path.is_file()]
         if not (cert and key) or missing:
@@ -31,11 +53,137 @@ def ingest_certificate(*, var_dir: Path, host: str, cert: str, key: str) -> tupl
                 + (f"; missing: {', '.join(missing)}" if missing else "")
             )
         return paths
-    folder = var_dir / "tls"
-    cert_path, key_path = folder / "ingest.crt", folder / "ingest.key"
-    if not _still_good(cert_path, key_path, host):
-        _generate(cert_path, key_path, host)
-    return cert_path, key_path
+    path = site_pem(var_dir)
+    if mode == "acme":
+        if host == "localhost" or isinstance(_subject_name(host), x509.IPAddress):
+            raise ImproperlyConfigured("STREAMCAT_TLS=acme needs STREAMCAT_PUBLIC_HOST to be a DNS name")
+        if not _for_host(path, host):
+            issue_local(var_dir, host)
+    elif not _still_good(path, host, local_ca(var_dir)):
+        issue_local(var_dir, host)
+    return path, path
+
+
+def local_ca(var_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The installation's CA (made once; ca.crt is what a LAN's devices import)."""
+    folder = tls_folder(var_dir)
+    cert_path, key_path = folder / "ca.crt", folder / "ca.key"
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        private_key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if _matches(private_key, certificate) and certificate.not_valid_after_utc - _now() > VALIDITY:
+            return certificate, private_key
+    except (OSError, ValueError, TypeError):
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    # A name of its own per installation, so two installations' CAs are never confused.
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"StreamCat local CA {os.urandom(4).hex()}")])
+    now = _now()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + CA_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False)
+        .sign(private_key, hashes.SHA256())
+    )
+    _replace(key_path, _key_pem(private_key), mode=0o600)
+    _replace(cert_path, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    return certificate, private_key
+
+
+def issue_local(var_dir: Path, host: str) -> None:
+    """site.pem for `host` (and the loopback names), signed by the local CA."""
+    ca_certificate, ca_key = local_ca(var_dir)
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    names = [_subject_name(name) for name in dict.fromkeys((host, *LOCAL_NAMES))]
+    now = _now()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_certificate.subject)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_certificate.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    install(var_dir, key_pem=_key_pem(private_key), chain_pem=certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def install(var_dir: Path, *, key_pem: bytes, chain_pem: bytes) -> bool:
+    """Make this key and chain site.pem, in one rename. False if it already was."""
+    content = key_pem.rstrip(b"\n") + b"\n" + chain_pem
+    path = site_pem(var_dir)
+    if path.is_file() and path.read_bytes() == content:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _replace(path, content, mode=0o600)
+    return True
+
+
+def read_chain(path: Path) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(path.read_bytes())
+    except (OSError, ValueError):
+        return []
+
+
+def subject_names(certificate: x509.Certificate) -> list[str]:
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(name.value) for name in names]
+
+
+def _for_host(path: Path, host: str) -> bool:
+    chain = read_chain(path)
+    return bool(chain) and str(_subject_name(host).value) in subject_names(chain[0])
+
+
+def _still_good(path: Path, host: str, ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey]) -> bool:
+    chain = read_chain(path)
+    try:
+        private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        return False
+    if not chain or not _matches(private_key, chain[0]):
+        return False
+    try:
+        chain[0].verify_directly_issued_by(ca[0])  # the CA may have been made again
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    fresh = chain[0].not_valid_after_utc - _now() > RENEW_BEFORE
+    return fresh and _for_host(path, host)
+
+
+def _matches(private_key, certificate: x509.Certificate) -> bool:
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return private_key.public_key().public_bytes(*spki) == certificate.public_key().public_bytes(*spki)
 
 
 def _subject_name(host: str) -> x509.GeneralName:
@@ -45,54 +193,19 @@ def _subject_name(host: str) -> x509.GeneralName:
         return x509.DNSName(host)
 
 
-def _still_good(cert_path: Path, key_path: Path, host: str) -> bool:
-    try:
-        certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    except (OSError, ValueError):
-        return False
-    try:
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError):
-        return False
-    # A crash between writing the key and the certificate leaves a pair that does not match.
-    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    if key.public_key().public_bytes(*spki) != certificate.public_key().public_bytes(*spki):
-        return False
-    try:
-        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return False
-    fresh = certificate.not_valid_after_utc - dt.datetime.now(dt.UTC) > RENEW_BEFORE
-    return fresh and _subject_name(host) in names
-
-
-def _generate(cert_path: Path, key_path: Path, host: str) -> None:
-    cert_path.parent.mkdir(parents=True, exist_ok=True)
-    private_key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + VALIDITY)
-        .add_extension(x509.SubjectAlternativeName([_subject_name(host)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(private_key, hashes.SHA256())
-    )
-    key_pem = private_key.private_bytes(
+def _key_pem(private_key) -> bytes:
+    return private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    # Each file is written whole beside its old self and then renamed over it; the key is
-    # mode 600 from its first byte.
-    _replace(key_path, key_pem, mode=0o600)
-    _replace(cert_path, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _replace(path: Path, content: bytes, *, mode: int) -> None:
+    """Write the file whole beside its old self, then rename it over it; a key file is
+    private from its first byte."""
     temporary = path.with_suffix(path.suffix + ".new")
     temporary.unlink(missing_ok=True)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

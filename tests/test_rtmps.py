@@ -100,7 +100,7 @@ def test_the_rtmps_port_presents_the_generated_certificate(plane):
     with context.wrap_socket(raw, server_hostname=settings.PUBLIC_HOST) as secured:
         presented = x509.load_der_x509_certificate(secured.getpeercert(binary_form=True))
     assert settings.PUBLIC_HOST in subject_names(presented)
-    key_file = settings.VAR_DIR / "tls" / "ingest.key"
+    key_file = settings.VAR_DIR / "tls" / "site.pem"  # the key and its chain
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     # The RTMP server behind TLS, where every publish counts as secure, is loopback only.
     config = (settings.VAR_DIR / "nginx" / "nginx.conf").read_text()
@@ -108,20 +108,24 @@ def test_the_rtmps_port_presents_the_generated_certificate(plane):
 
 
 def test_the_certificate_is_made_once_per_host_and_a_configured_one_wins(tmp_path):
-    cert, key = tls.ingest_certificate(var_dir=tmp_path, host="stream.example.org", cert="", key="")
+    def certificate(var_dir, host, cert="", key=""):
+        return tls.site_certificate(var_dir=var_dir, host=host, mode="off", cert=cert, key=key)
+
+    cert, key = certificate(tmp_path, "stream.example.org")
     first = cert.read_bytes()
-    assert tls.ingest_certificate(var_dir=tmp_path, host="stream.example.org", cert="", key="") == (cert, key)
+    assert certificate(tmp_path, "stream.example.org") == (cert, key)
     assert cert.read_bytes() == first  # reused
-    tls.ingest_certificate(var_dir=tmp_path, host="10.0.0.7", cert="", key="")
+    certificate(tmp_path, "10.0.0.7")
     assert "10.0.0.7" in subject_names(x509.load_pem_x509_certificate(cert.read_bytes()))
 
-    site = tmp_path / "site"
-    own = tls.ingest_certificate(var_dir=site, host="a", cert="", key="")
-    assert tls.ingest_certificate(var_dir=tmp_path, host="x", cert=str(own[0]), key=str(own[1])) == own
+    own = tmp_path / "own.crt", tmp_path / "own.key"
+    own[0].write_bytes(first)
+    own[1].write_bytes(first)
+    assert certificate(tmp_path, "x", str(own[0]), str(own[1])) == own
     with pytest.raises(ImproperlyConfigured):
-        tls.ingest_certificate(var_dir=tmp_path, host="x", cert=str(own[0]), key=str(tmp_path / "missing.key"))
+        certificate(tmp_path, "x", str(own[0]), str(tmp_path / "missing.key"))
     with pytest.raises(ImproperlyConfigured):
-        tls.ingest_certificate(var_dir=tmp_path, host="x", cert=str(own[0]), key="")
+        certificate(tmp_path, "x", str(own[0]))
 
 
 @pytest.fixture

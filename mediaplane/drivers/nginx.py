@@ -74,8 +74,28 @@ def rtmp_servers() -> list[dict]:
     ]
 
 
+def http_servers() -> list[dict]:
+    """nginx's HTTP servers: plain HTTP alone, or with TLS on, HTTPS serving the site,
+    plain HTTP redirecting there, and plain HTTP still serving loopback names."""
+    plain = f"{settings.LISTEN_ADDRESS}:{settings.HTTP_PORT}"
+    if settings.TLS == "off":
+        return [{"listen": [plain]}]
+    return [
+        {"listen": [f"{plain} default_server"], "redirect": True},
+        {"listen": [plain], "names": "localhost 127.0.0.1"},
+        {"listen": [f"{settings.LISTEN_ADDRESS}:{settings.HTTPS_PORT} ssl http2"], "tls": True},
+    ]
+
+
 def render_config(
-    *, var_dir: Path, static_root: Path, callback_url: str, callback_secret: str, tls_cert: Path, tls_key: Path
+    *,
+    var_dir: Path,
+    static_root: Path,
+    callback_url: str,
+    callback_secret: str,
+    tls_cert: Path,
+    tls_key: Path,
+    acme_webroot: Path,
 ) -> str:
     template = (settings.BASE_DIR / "deploy" / "nginx.conf.template").read_text()
     context = {
@@ -88,7 +108,9 @@ def render_config(
         "tls_key": tls_key,
         "var_dir": var_dir,
         "listen": settings.LISTEN_ADDRESS,
-        "http_port": settings.HTTP_PORT,
+        "http_servers": http_servers(),
+        "public_url": settings.PUBLIC_URL.rstrip("/"),
+        "acme_webroot": acme_webroot,
         "app_port": settings.APP_PORT,
         "playback_auth_port": settings.PLAYBACK_AUTH_PORT,
         "control_port": settings.NGINX_CONTROL_PORT,

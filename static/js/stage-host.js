@@ -166,6 +166,14 @@ const chat = createChat(document.getElementById("chat"), { onEvent: guestControl
 joinButton.disabled = true;
 // Resolves to whether this page can publish; the stage is joined either way (the grid).
 const ready = (async () => {
+  // Browsers give camera and microphone only to secure origins: say so plainly rather
+  // than leave a button that does nothing.
+  if (!window.isSecureContext || !navigator.mediaDevices) {
+    document.getElementById("insecure-origin").hidden = false;
+    for (const control of [cameraSelect, micSelect, micButton, cameraButton, shareButton]) control.disabled = true;
+    await stage.join().catch(() => {}); // others on stage still show in the grid
+    return false;
+  }
   let devicesOpen = false;
   try {
     await openDevices();
