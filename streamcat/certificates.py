@@ -13,8 +13,10 @@ before it runs out. A failed attempt is tried again sooner, backing off to an ho
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -94,12 +96,22 @@ def refresh(var_dir: Path) -> bool:
     return tls.site_pem(var_dir).read_bytes() != before
 
 
+def tell_turn_server(var_dir: Path) -> None:
+    """coturn reads its certificate at start, and again on SIGUSR2 (relays go on)."""
+    with contextlib.suppress(OSError, ValueError):  # not running: it reads the new file when it starts
+        pid = int((var_dir / "turn" / "turnserver.pid").read_text().strip())
+        # A pid file outlives its process, and SIGUSR2 would end whatever got the number.
+        if Path(f"/proc/{pid}/comm").read_text().strip() == "turnserver":
+            os.kill(pid, signal.SIGUSR2)
+
+
 def run_forever(var_dir: Path) -> None:
     retry = RETRY_FIRST
     while True:
         try:
             if refresh(var_dir):
                 log.info("installed a new certificate for %s", settings.PUBLIC_HOST)
+                tell_turn_server(var_dir)
             retry, pause = RETRY_FIRST, settings.ACME_RENEW_INTERVAL
         except (CertificateError, OSError, subprocess.SubprocessError) as exc:
             log.error("could not get a certificate for %s (trying again in %d s): %s", settings.PUBLIC_HOST, retry, exc)

@@ -37,6 +37,15 @@ def site_pem(var_dir: Path) -> Path:
     return tls_folder(var_dir) / "site.pem"
 
 
+def local_ca_file(var_dir: Path) -> Path:
+    return tls_folder(var_dir) / "ca.crt"
+
+
+def from_local_ca(mode: str, cert: str) -> bool:
+    """Whether the site's certificate is the local CA's."""
+    return mode != "acme" and not cert
+
+
 def site_certificate(*, var_dir: Path, host: str, mode: str, cert: str, key: str) -> tuple[Path, Path]:
     """Paths of the certificate chain and its key (the same file unless configured).
     A configured pair must both exist. Otherwise site.pem is issued again by the local
@@ -67,7 +76,7 @@ def site_certificate(*, var_dir: Path, host: str, mode: str, cert: str, key: str
 def local_ca(var_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """The installation's CA (made once; ca.crt is what a LAN's devices import)."""
     folder = tls_folder(var_dir)
-    cert_path, key_path = folder / "ca.crt", folder / "ca.key"
+    cert_path, key_path = local_ca_file(var_dir), folder / "ca.key"
     try:
         certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
         private_key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)

@@ -29,9 +29,11 @@ from cryptography import x509
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
 from playwright.sync_api import expect, sync_playwright
 
 from streamcat import certificates, tls
+from streamcat.stack import Stack
 from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, wait_for
 
 pytestmark = pytest.mark.browser
@@ -95,6 +97,31 @@ def test_acme_mode_needs_a_dns_name_and_its_own_certificate(tmp_path):
     # Until certbot has one, a placeholder lets nginx start and answer the challenge.
     placeholder, _ = tls.site_certificate(var_dir=tmp_path, host=HOST, mode="acme", cert="", key="")
     assert HOST in tls.subject_names(tls.read_chain(placeholder)[0])
+
+
+def test_self_signed_mode_serves_the_local_ca_certificate_and_hands_out_the_ca(tmp_path):
+    """nginx alone, configured for a LAN: HTTPS and RTMPS verify against the local CA,
+    which plain HTTP hands out for devices to import; everything else moves to HTTPS."""
+    ports = {"HTTP_PORT": BASE + 180, "HTTPS_PORT": BASE + 543, "NGINX_CONTROL_PORT": BASE + 102}
+    ports |= {"RTMP_PORT": BASE + 195, "RTMPS_PORT": BASE + 196, "RTMP_INTERNAL_PORT": BASE + 197}
+    lan_url = f"https://lan.test:{ports['HTTPS_PORT']}"
+    with override_settings(TLS="self-signed", PUBLIC_HOST="lan.test", PUBLIC_URL=lan_url, **ports):
+        stack = Stack(var_dir=tmp_path, label="self-signed")
+        stack.start(parts=("nginx",))
+        try:
+            ca = tmp_path / "tls" / "ca.crt"
+            context = ssl.create_default_context(cafile=ca)
+            for port in (ports["HTTPS_PORT"], ports["RTMPS_PORT"]):
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                    context.wrap_socket(raw, server_hostname="lan.test").close()  # verified
+            http = urllib3.HTTPConnectionPool("127.0.0.1", ports["HTTP_PORT"], retries=False, timeout=10)
+            handed_out = http.request("GET", "/streamcat-ca.crt", headers={"Host": "lan.test"})
+            assert handed_out.status == 200 and handed_out.data == ca.read_bytes()
+            assert handed_out.headers["Content-Type"] == "application/x-x509-ca-cert"
+            moved = http.request("GET", "/c/x/", headers={"Host": "lan.test"}, redirect=False)
+            assert (moved.status, moved.headers["Location"]) == (301, f"{lan_url}/c/x/")
+        finally:
+            stack.stop()
 
 
 # --- A whole site with TLS=acme -----------------------------------------------------------

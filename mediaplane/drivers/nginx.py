@@ -96,6 +96,7 @@ def render_config(
     tls_cert: Path,
     tls_key: Path,
     acme_webroot: Path,
+    local_ca: Path | None = None,
 ) -> str:
     template = (settings.BASE_DIR / "deploy" / "nginx.conf.template").read_text()
     context = {
@@ -111,6 +112,7 @@ def render_config(
         "http_servers": http_servers(),
         "public_url": settings.PUBLIC_URL.rstrip("/"),
         "acme_webroot": acme_webroot,
+        "local_ca": local_ca or "",
         "app_port": settings.APP_PORT,
         "playback_auth_port": settings.PLAYBACK_AUTH_PORT,
         "control_port": settings.NGINX_CONTROL_PORT,
