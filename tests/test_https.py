@@ -36,7 +36,8 @@ from streamcat import certificates, tls
 from streamcat.stack import Stack
 from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, wait_for
 
-pytestmark = pytest.mark.browser
+# The site under test keeps its own SQLite database: the engine of the suite changes nothing.
+pytestmark = [pytest.mark.browser, pytest.mark.engine_independent]
 
 HOST = "stream.test"
 PASSWORD = "a-very-good-password-1"

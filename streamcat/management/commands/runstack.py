@@ -92,6 +92,13 @@ class Command(BaseCommand):
                 given_up[name] = now
         return given_up
 
+    def _certificate_line(self) -> str:
+        if settings.TLS == "acme":
+            return f"  Certificate:     from {settings.ACME_SERVER} by certbot, renewed by itself (var/acme/)\n"
+        if settings.TLS == "self-signed" and not settings.TLS_CERT:
+            return f"  Certificate:     this installation's CA; devices import {settings.PUBLIC_URL}/streamcat-ca.crt\n"
+        return ""
+
     def _print_urls(self):
         key_id, secret = next(iter(settings.LOCAL_PLANE_ACCESS_KEYS.items()))
         rtmps = f"rtmps://{settings.PUBLIC_HOST}:{settings.RTMPS_PORT}/app/"
@@ -100,6 +107,7 @@ class Command(BaseCommand):
             self.style.SUCCESS("\nStreamCat is running.\n")
             + f"  Site:            {settings.PUBLIC_URL}/\n"
             + f"  Admin:           {settings.PUBLIC_URL}/admin/\n"
+            + self._certificate_line()
             + f"  Ingest (RTMPS):  {rtmps}  (stream key: on your dashboard)\n"
             + f"  Plain RTMP:      {rtmp}  (only channels that allow insecure ingest)\n"
             + f"  SRT ingest URL:  srt://{settings.PUBLIC_HOST}:{settings.SRT_PORT}?streamid=<stream key>"
