@@ -152,6 +152,9 @@ if systemctl --quiet is-active "$PREFIX.target"; then
     done
     declare -A before
     for unit in "${keep[@]}"; do before[$unit]=$(config_digest "${unit#"$PREFIX"-}"); done
+    for name in "${changed[@]}"; do # a new port: the restarted instances below take the new socket
+        [[ $name != *.socket ]] || systemctl restart "$name"
+    done
     # Stops the parts that require the migrations, migrates once, starts them again.
     systemctl restart "$PREFIX-migrate.service" || failed "$PREFIX-migrate.service"
     for unit in "${keep[@]}"; do
