@@ -87,6 +87,7 @@ def load_local_secrets(var_dir: Path) -> dict:
         "media_callback_secret": lambda: secrets.token_urlsafe(24),
         "janus_api_secret": lambda: secrets.token_urlsafe(24),
         "janus_admin_secret": lambda: secrets.token_urlsafe(24),
+        "turn_secret": lambda: secrets.token_urlsafe(32),  # coturn's static-auth-secret
     }
     values = json.loads(path.read_text()) if path.exists() else {}
     if generators.keys() <= values.keys():

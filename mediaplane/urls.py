@@ -10,6 +10,7 @@ urlpatterns = [
     path("rtmp/on_record_done", views.on_record_done),
     path("srt/admission", views.srt_admission),
     path("janus/events", webrtc.janus_events),
+    path("janus/turn", webrtc.janus_turn),
     path("whip", webrtc.whip),
     path("whep", webrtc.whep),
     re_path(r"^(?P<kind>whip|whep)/(?P<connection_id>[A-Za-z0-9_-]+)$", webrtc.session_resource),

@@ -12,10 +12,10 @@ import hmac
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from core import jsonbody
+from core import jsonbody, turn
 from mediaplane.models import WebRtcConnection
 from mediaplane.services import stages
 
@@ -186,6 +186,28 @@ def janus_events(request: HttpRequest) -> HttpResponse:
         if isinstance(event, dict):
             _on_janus_event(event)
     return HttpResponse(status=200)
+
+
+@csrf_exempt
+async def janus_turn(request: HttpRequest) -> HttpResponse:
+    """TURN credentials for Janus, one set per WebRTC connection (Janus's `turn_rest_api`,
+    draft-uberti-behave-turn-rest): loopback and the shared secret. Async: Janus asks
+    while the app's WHIP/WHEP request that made it set up the connection still waits on
+    Janus, so this must not queue behind that request's thread."""
+    loopback = request.META.get("REMOTE_ADDR", "") in {"127.0.0.1", "::1"}
+    if (
+        request.method != "POST"
+        or not loopback
+        or not settings.TURN_ENABLED
+        or not hmac.compare_digest(request.GET.get("key", ""), settings.MEDIA_CALLBACK_SECRET)
+    ):
+        return HttpResponse(status=403)
+    issued = turn.credentials(secret=settings.TURN_SECRET, label="janus", ttl=settings.TURN_CREDENTIAL_TTL)
+    # UDP only: Janus sits next to coturn, and each URI is one more relay per connection.
+    uri = turn.uris(host=settings.TURN_HOST, port=settings.TURN_PORT, tls_port=settings.TURNS_PORT)[0]
+    return JsonResponse(
+        {"username": issued.username, "password": issued.password, "ttl": settings.TURN_CREDENTIAL_TTL, "uris": [uri]}
+    )
 
 
 def _on_janus_event(event: dict) -> None:

@@ -21,7 +21,7 @@ from channels_app.models import Channel
 from chat import realtime
 from chat.models import ChatRoom
 from chat.services import publish_to_user, recheck_access, room_for_channel, room_for_stage
-from core import video
+from core import turn, video
 from stages import access
 from stages.errors import StageError, StageUnavailable
 from stages.models import ParticipantToken, Stage, StageInvite, Visibility
@@ -55,7 +55,8 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
 
     Attributes carry what other participants show (username, avatar initial).
     A new token per page load or reconnect, as IVS recommends. Refused (StageError)
-    to anyone `stages.access` does not let watch. Every token is recorded, so that it
+    to anyone `stages.access` does not let watch. With it come TURN credentials
+    (`iceServers`) for as long as TURN_CREDENTIAL_TTL. Every token is recorded, so that it
     is revoked as soon as its holder may no longer watch (`audience_narrowed`).
     """
     refused = access.refusal(stage, user)
@@ -102,7 +103,24 @@ def token_for(*, stage: Stage, user, session_key: str) -> dict:
         "participantId": issued["participantId"],
         "expirationTime": issued["expirationTime"].isoformat(),
         "publish": may_publish,
+        "iceServers": _ice_servers(participant_id=issued["participantId"]),
     }
+
+
+def _ice_servers(*, participant_id: str) -> list[dict]:
+    """TURN relays for a browser whose network lets no UDP reach the media server
+    directly; only for those the stage lets in (their credentials name the participant
+    in coturn's log). None on Amazon IVS, whose SDK brings its own."""
+    if not settings.TURN_ENABLED or settings.MEDIA_PLANE != "local":
+        return []
+    return turn.ice_servers(
+        secret=settings.TURN_SECRET,
+        label=participant_id,
+        ttl=settings.TURN_CREDENTIAL_TTL,
+        host=settings.TURN_HOST,
+        port=settings.TURN_PORT,
+        tls_port=settings.TURNS_PORT,
+    )
 
 
 def remove_participant(*, stage: Stage, participant_id: str, by) -> None:

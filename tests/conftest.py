@@ -155,12 +155,12 @@ def room(channel):
 
 @pytest.fixture(scope="session")
 def stack(django_db_setup, django_db_blocker, redis_server):
-    """nginx-rtmp, the SRT gateway, uvicorn, Celery worker and beat, on the test database."""
+    """Janus, coturn, nginx-rtmp, the SRT gateway, uvicorn, Celery worker and beat, on the test database."""
     with django_db_blocker.unblock():
         call_command("collectstatic", "--noinput", verbosity=0)
         database_url = _database_url()
     running = Stack(var_dir=settings.VAR_DIR, env={"DATABASE_URL": database_url})
-    running.start(parts=("janus", "playback_auth", "nginx", "srt", "transcode", "app", "worker", "beat"))
+    running.start(parts=("janus", "turn", "playback_auth", "nginx", "srt", "transcode", "app", "worker", "beat"))
     yield running
     running.stop()
 

@@ -24,7 +24,18 @@ pytestmark = pytest.mark.usefixtures("fresh_chat")
 # for a while (bench.faults measures how long; here only that it comes back, as a
 # busy machine slows every start). "x*" kills every process of a part that runs
 # several on one socket (one alone goes unnoticed).
-SITE_NEVER_DOWN = ("beat", "worker", "janus", "srt", "transcode", "playback_auth", "playback_auth*", "redis", "app")
+SITE_NEVER_DOWN = (
+    "beat",
+    "worker",
+    "janus",
+    "turn",
+    "srt",
+    "transcode",
+    "playback_auth",
+    "playback_auth*",
+    "redis",
+    "app",
+)
 # nginx last: its death ends the broadcast, which is then published again.
 ORDER = (*SITE_NEVER_DOWN[:-1], "app", "app*", "nginx")
 

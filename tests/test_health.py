@@ -10,7 +10,7 @@ from django.conf import settings
 
 from tests.conftest import held_down, wait_for
 
-PARTS = {"database", "redis", "nginx", "janus", "playback_auth", "srt", "transcode", "worker", "beat"}
+PARTS = {"database", "redis", "nginx", "janus", "turn", "playback_auth", "srt", "transcode", "worker", "beat"}
 ANSWER_SECONDS = 3  # /health answers within about 2 s, whatever hangs
 HEARTBEAT_SECONDS = 40  # heartbeats are fresh within seconds of a start; a stale one takes 15 s
 

@@ -35,7 +35,8 @@ def _lib_dir() -> str:
 
 def render_config(*, config_dir: Path, events_url: str) -> dict[str, str]:
     """Janus's configuration files (name -> text) for a Janus run with `-F config_dir`;
-    its event handler posts to `events_url`."""
+    its event handler posts to `events_url`; with TURN on, it gets relay credentials for
+    each connection from the plane (mediaplane.webrtc.janus_turn)."""
     context = Context(
         {
             "config_dir": config_dir,
@@ -49,6 +50,8 @@ def render_config(*, config_dir: Path, events_url: str) -> dict[str, str]:
             "ice_enforce_list": "lo" if settings.JANUS_LOOPBACK_ICE else settings.JANUS_ICE_ENFORCE_LIST,
             "nat_1_1_mapping": settings.JANUS_NAT_1_1_MAPPING,
             "events_url": events_url,
+            "turn_rest_api": f"http://127.0.0.1:{settings.APP_PORT}/_plane/janus/turn" if settings.TURN_ENABLED else "",
+            "turn_rest_api_key": settings.MEDIA_CALLBACK_SECRET,
         }
     )
     engine = Engine(autoescape=False)

@@ -4,6 +4,7 @@
 //   "ivs":   Amazon IVS, through the IVS Web Broadcast SDK's Stage API.
 //
 //   const stage = createStageClient(driver, { fetchToken, onParticipants, onRemoved, onError })
+//     fetchToken() resolves to { token, iceServers } (iceServers: TURN relays, may be empty)
 //   await stage.join()                       // connect; participants start arriving
 //   await stage.publish(mediaStream)         // hosts only (token with PUBLISH)
 //   await stage.replaceTrack(track)          // screen share, camera or microphone switch
@@ -59,6 +60,7 @@ async function send(method, url, token, body, contentType) {
 
 function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
   let token, claims, events; // events: the stage's event socket (keepOpen)
+  let iceServers = []; // TURN relays with credentials that come with each token
   const ownIds = new Set(); // every participant id this page has been (tokens are re-issued)
   let publisher = null; // { pc, url }
   const subscriptions = new Map(); // participantId -> { pc, url, layer }
@@ -72,7 +74,7 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
   }
 
   async function renewToken() {
-    token = await fetchToken();
+    ({ token, iceServers = [] } = await fetchToken());
     claims = claimsOf(token);
     ownIds.add(claims.jti);
   }
@@ -123,7 +125,7 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
       openEvents();
     },
     async publish(stream, { simulcast = true } = {}) {
-      const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+      const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers });
       for (const track of stream.getAudioTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
       for (const track of stream.getVideoTracks()) {
         pc.addTransceiver(track, { direction: "sendonly", streams: [stream], sendEncodings: simulcast ? SIMULCAST : undefined });
@@ -159,7 +161,7 @@ function localDriver({ fetchToken, onParticipants, onRemoved, onError }) {
       const { text, location: where } = await send(
         "POST", `${claims.whep_url}?participantId=${encodeURIComponent(participantId)}&layer=${layer}`, token,
       );
-      const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+      const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers });
       const stream = new MediaStream();
       pc.ontrack = (event) => {
         stream.addTrack(event.track);
@@ -230,7 +232,7 @@ function ivsDriver({ fetchToken, onParticipants, onRemoved, onError }) {
       return Boolean(claims?.capabilities?.allow_publish);
     },
     async join() {
-      token = await fetchToken();
+      ({ token } = await fetchToken()); // the IVS SDK brings its own relays
       claims = claimsOf(token);
       stage = new Stage(token, strategy);
       stage.on(StageEvents.STAGE_PARTICIPANT_JOINED, (info) => {
@@ -302,6 +304,6 @@ export function tokenFetcher(url) {
     const response = await postWithCsrf(url);
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || "Could not get a stage token");
-    return body.token;
+    return { token: body.token, iceServers: body.iceServers };
   };
 }
