@@ -2,6 +2,8 @@
 // the IVS Player SDK when the channel is on Amazon IVS.
 //   const player = createPlayer(videoElement, driverName, { onState, onMetadata, onQualities, getToken, live })
 //   player.load(url); player.stats(); player.qualities(); player.setQuality(id | "auto"); player.destroy();
+//   player.play(); player.pause(); player.setMuted(bool); player.setVolume(0..1);
+//   player.liveLag(); player.goToLive();
 // onMetadata(text) fires when the video reaches a PutMetadata entry. getToken() returns
 // the playback token of a private channel (or nothing); it is read at every request,
 // so a refreshed token takes effect without reloading. onQualities(qualities()) fires
@@ -9,6 +11,9 @@
 // selected: "auto" while the player picks by itself or the id pinned, active: the label
 // playing now }.
 // live: false (a replay) skips the live metadata feed, the live-edge settings and autoplay.
+// liveLag() is { behind, limit } in seconds: how far playback is behind where the player
+// would play live, and how far counts as "behind" (the controls then offer Go to live);
+// null for a replay or before the stream is known. goToLive() jumps there and plays.
 
 import { keepOpen } from "./socket.js";
 
@@ -52,6 +57,23 @@ function levelLabel(level) {
   return `${level.height}p${level.frameRate ? Math.round(level.frameRate) : ""}`;
 }
 
+// What the controls need, done on the <video> element itself: hls.js and Safari's native
+// HLS play through it, and so does a replay that is a plain file.
+export function elementMedia(video) {
+  return {
+    play: () => video.play().catch(() => {}),
+    pause: () => video.pause(),
+    setMuted: (muted) => (video.muted = muted),
+    setVolume: (volume) => (video.volume = volume),
+    liveLag: () => null,
+    goToLive: () => {},
+  };
+}
+
+// Safari plays live HLS natively about three segments from the end of what it can seek to
+// and says nothing of the segment length: further back than this counts as behind.
+const NATIVE_LIVE_LIMIT_SECONDS = 6;
+
 function hlsDriver(video, { onState, onMetadata, onQualities, getToken, live }) {
   let hls = null;
   let stopMetadata = null;
@@ -65,7 +87,26 @@ function hlsDriver(video, { onState, onMetadata, onQualities, getToken, live }) 
     const selected = !hls || hls.autoLevelEnabled ? "auto" : String(hls.manualLevel);
     return { list, selected, active: levelLabel(levels[hls?.currentLevel]) };
   };
+  // Where playing live means: hls.js's live sync position (liveSyncDurationCount segments
+  // from the end), or for Safari a little short of the end of the seekable range.
+  const livePosition = () => {
+    if (hls) return hls.liveSyncPosition;
+    const { seekable } = video;
+    return seekable.length ? Math.max(0, seekable.end(seekable.length - 1) - NATIVE_LIVE_LIMIT_SECONDS / 2) : null;
+  };
   return {
+    ...elementMedia(video),
+    liveLag() {
+      const position = live ? livePosition() : null;
+      if (position == null) return null;
+      const target = hls?.latestLevelDetails?.targetduration;
+      return { behind: position - video.currentTime, limit: target ? 2 * target : NATIVE_LIVE_LIMIT_SECONDS };
+    },
+    goToLive() {
+      const position = live ? livePosition() : null;
+      if (position != null) video.currentTime = position;
+      video.play().catch(() => {});
+    },
     load(url) {
       this.destroy();
       if (live) stopMetadata = metadataFeed(url, () => hls, onMetadata, getToken);
@@ -133,8 +174,13 @@ function hlsDriver(video, { onState, onMetadata, onQualities, getToken, live }) 
   };
 }
 
+// An IVS low-latency stream plays 2–5 s behind the broadcaster; further than this counts
+// as behind (the SDK tells its latency, not where its live edge is).
+const IVS_LIVE_LIMIT_SECONDS = 6;
+
 function ivsDriver(video, { onState, onMetadata, onQualities, getToken, live }) {
   let player = null;
+  let source = null; // the playback URL loaded, without its token (read again when reloading)
   // IVS names its qualities ("720p60", "source"); the name is the id.
   const qualities = () => {
     const list = (player?.getQualities() ?? [])
@@ -144,6 +190,23 @@ function ivsDriver(video, { onState, onMetadata, onQualities, getToken, live }) 
     return { list, selected: !player || player.isAutoQualityMode() ? "auto" : active, active };
   };
   return {
+    play: () => player?.play(),
+    pause: () => player?.pause(),
+    setMuted: (muted) => player?.setMuted(muted),
+    setVolume: (volume) => player?.setVolume(volume),
+    liveLag() {
+      if (!player || !live || player.isPaused()) return null;
+      return { behind: player.getLiveLatency(), limit: IVS_LIVE_LIMIT_SECONDS };
+    },
+    goToLive() {
+      if (!player || !live) return;
+      // The SDK keeps no window to seek in on a live stream: playing again after a pause
+      // resumes at the live edge, and a player that fell behind while playing loads it afresh.
+      if (!player.isPaused() && player.getLiveLatency() > IVS_LIVE_LIMIT_SECONDS) {
+        player.load(withToken(source, getToken()));
+      }
+      player.play();
+    },
     load(url) {
       if (!window.IVSPlayer || !window.IVSPlayer.isPlayerSupported) {
         onState("error", "The IVS player is not supported in this browser");
@@ -162,6 +225,7 @@ function ivsDriver(video, { onState, onMetadata, onQualities, getToken, live }) 
         player.addEventListener(PlayerEventType.QUALITY_CHANGED, () => onQualities(qualities()));
       }
       player.setAutoplay(live);
+      source = url;
       player.load(withToken(url, getToken()));
     },
     stats() {

@@ -1,7 +1,8 @@
 // Replay page: the recording, with the broadcast's chat shown as it happened: each
 // message appears when the video reaches the moment it was sent, also after a seek.
 import { messageLine } from "./chat.js";
-import { createPlayer, qualityMenu } from "./player.js";
+import { createPlayer, elementMedia, qualityMenu } from "./player.js";
+import { playerControls } from "./player-controls.js";
 
 const video = document.getElementById("replay");
 const panel = document.getElementById("chat");
@@ -57,6 +58,8 @@ if (video.dataset.hlsSrc && window.Hls?.isSupported()) {
 } else if (video.dataset.hlsSrc) {
   video.src = video.dataset.hlsSrc; // Safari plays HLS natively
 }
+video.controls = false; // the site's own controls take over from the browser's
+playerControls(document.getElementById("player-frame"), video, player ?? elementMedia(video), { live: false }).show(true);
 
 // A private channel's recording plays with the viewer's playback token, which lasts
 // minutes: when a request fails because it ran out, ask for a new one and carry on

@@ -3,6 +3,7 @@
 import { createChat } from "./chat.js";
 import { reportPlayback } from "./playback-report.js";
 import { createPlayer, qualityMenu } from "./player.js";
+import { playerControls } from "./player-controls.js";
 import { keepOpen } from "./socket.js";
 import { viewerGuestControls } from "./stage-guests.js";
 
@@ -46,6 +47,8 @@ const player = createPlayer(video, root.dataset.driver, {
   getToken: () => token,
 });
 reportPlayback(video, player, root.dataset.reportUrl);
+video.controls = false; // the site's own controls take over from the browser's
+const controls = playerControls(document.getElementById("player-frame"), video, player, { live: true });
 let live = false;
 
 async function show(isLive) {
@@ -54,6 +57,7 @@ async function show(isLive) {
   offline.hidden = isLive;
   video.hidden = !isLive;
   badge.hidden = !isLive;
+  controls.show(isLive);
   root.dataset.live = String(isLive);
   if (isLive && root.dataset.tokenUrl && !token) {
     try {
