@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(redis-server nginx libnginx-mod-rtmp libnginx-mod-stream ffmpeg libsrt1.5-gnutls janus)
+# coturn relays WebRTC for viewers behind strict NATs; certbot gets certificates (STREAMCAT_TLS=acme).
+DEB_PACKAGES=(redis-server nginx libnginx-mod-rtmp libnginx-mod-stream ffmpeg libsrt1.5-gnutls janus coturn certbot)
 if [[ "${STREAMCAT_SETUP_TESTS:-0}" == 1 ]]; then
-    DEB_PACKAGES+=(chromium postgresql fonts-dejavu-core iproute2 gcc libc6-dev)
+    # pebble: a local ACME CA for the certificate tests; libnss3-tools: a test CA Chromium trusts.
+    DEB_PACKAGES+=(chromium postgresql fonts-dejavu-core iproute2 gcc libc6-dev pebble libnss3-tools)
 fi
 
 missing=()

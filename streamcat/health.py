@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,12 @@ def _http(url: str) -> bool:
     return True
 
 
+def _accepts(port: int) -> bool:
+    """A server that speaks no HTTP (coturn): that it accepts a TCP connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=HTTP_TIMEOUT):
+        return True
+
+
 # Parts probed over a socket, each in a thread: they may hang until their timeout.
 NETWORK_PROBES = {
     "database": _database,
@@ -56,6 +63,7 @@ NETWORK_PROBES = {
     "nginx": lambda: _http(f"http://127.0.0.1:{settings.NGINX_CONTROL_PORT}/stat"),
     "janus": lambda: _http(f"http://127.0.0.1:{settings.JANUS_API_PORT}/janus/info"),
     "playback_auth": lambda: _http(f"http://127.0.0.1:{settings.PLAYBACK_AUTH_PORT}/_ready"),
+    **({"turn": lambda: _accepts(settings.TURN_PORT)} if settings.TURN_ENABLED else {}),
 }
 # Parts with no port to connect to: a bound UDP port, or a fresh heartbeat file.
 LOCAL_PROBES = {

@@ -19,10 +19,21 @@ LOCAL_SECRETS = load_local_secrets(VAR_DIR)
 SECRET_KEY = env_str("STREAMCAT_SECRET_KEY", LOCAL_SECRETS["django_secret_key"])
 DEBUG = env_bool("STREAMCAT_DEBUG", False)
 
-# --- Network: everything binds to loopback unless STREAMCAT_LISTEN says otherwise.
-LISTEN_ADDRESS = env_str("STREAMCAT_LISTEN", "127.0.0.1")
 PUBLIC_HOST = env_str("STREAMCAT_PUBLIC_HOST", "127.0.0.1")
-HTTP_PORT = env_int("STREAMCAT_HTTP_PORT", 8000)  # nginx: site, HLS, static
+# --- HTTPS (streamcat/tls.py): "acme" gets and renews a certificate for PUBLIC_HOST
+# from an ACME CA (Let's Encrypt unless ACME_SERVER says otherwise) with certbot;
+# "self-signed" issues one from a CA of this installation's own (var/tls/ca.crt, for a
+# LAN or a test); "off" serves plain HTTP (localhost). With TLS, nginx serves the site
+# on HTTPS_PORT and redirects HTTP there, but for requests to 127.0.0.1/localhost.
+TLS = env_choice("STREAMCAT_TLS", "off", ("off", "self-signed", "acme"))
+HTTPS_PORT = env_int("STREAMCAT_HTTPS_PORT", 443)
+HTTP_PORT = env_int("STREAMCAT_HTTP_PORT", 8000 if TLS == "off" else 80)  # nginx: site, HLS, static
+ACME_SERVER = env_str("STREAMCAT_ACME_SERVER", "https://acme-v02.api.letsencrypt.org/directory")
+ACME_EMAIL = env_str("STREAMCAT_ACME_EMAIL", "")  # the CA's expiry warnings go here
+ACME_RENEW_INTERVAL = env_int("STREAMCAT_ACME_RENEW_INTERVAL", 12 * 3600)  # seconds between checks
+# --- Network: everything binds to loopback unless STREAMCAT_LISTEN says otherwise; a
+# site served over HTTPS is for other machines, so it binds to every address.
+LISTEN_ADDRESS = env_str("STREAMCAT_LISTEN", "127.0.0.1" if TLS == "off" else "0.0.0.0")  # noqa: S104
 APP_PORT = env_int("STREAMCAT_APP_PORT", 8001)  # ASGI server, behind nginx
 APP_WORKERS = env_int("STREAMCAT_APP_WORKERS", 2)  # ASGI processes: one per core
 RTMP_PORT = env_int("STREAMCAT_RTMP_PORT", 1935)
@@ -32,14 +43,18 @@ JANUS_API_PORT = env_int("STREAMCAT_JANUS_API_PORT", 8003)  # loopback only
 JANUS_ADMIN_PORT = env_int("STREAMCAT_JANUS_ADMIN_PORT", 8004)  # loopback only
 PLAYBACK_AUTH_PORT = env_int("STREAMCAT_PLAYBACK_AUTH_PORT", 8005)  # loopback only: nginx's auth_request
 JANUS_RTP_PORTS = env_str("STREAMCAT_JANUS_RTP_PORTS", "20000-40000")  # UDP, public for WebRTC
-PUBLIC_URL = env_str("STREAMCAT_PUBLIC_URL", f"http://{PUBLIC_HOST}:{HTTP_PORT}")
+if TLS == "off":
+    _DEFAULT_PUBLIC_URL = f"http://{PUBLIC_HOST}:{HTTP_PORT}"
+else:
+    _DEFAULT_PUBLIC_URL = f"https://{PUBLIC_HOST}" + ("" if HTTPS_PORT == 443 else f":{HTTPS_PORT}")
+PUBLIC_URL = env_str("STREAMCAT_PUBLIC_URL", _DEFAULT_PUBLIC_URL)
 
 # --- RTMPS ingest: nginx's stream module ends TLS on RTMPS_PORT (IVS uses 443, which
 # needs root and is HTTPS's; 1936 is the usual unprivileged RTMPS port) and hands the
 # stream to nginx-rtmp on RTMP_INTERNAL_PORT, loopback only, where every publish counts
 # as secure (the SRT gateway publishes there too). RTMP_PORT stays plain RTMP, accepted
-# only for channels with insecureIngest. The certificate is TLS_CERT/TLS_KEY when set,
-# else one generated for PUBLIC_HOST in var/tls/ (self-signed).
+# only for channels with insecureIngest. The certificate is HTTPS's: TLS_CERT/TLS_KEY
+# when set, else the ACME one, else one for PUBLIC_HOST from the local CA in var/tls/.
 RTMPS_PORT = env_int("STREAMCAT_RTMPS_PORT", 1936)
 RTMP_INTERNAL_PORT = env_int("STREAMCAT_RTMP_INTERNAL_PORT", 1937)
 TLS_CERT = env_str("STREAMCAT_TLS_CERT", "")
@@ -95,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "streamcat.context_processors.media_plane",
+                "streamcat.context_processors.secure_url",
             ],
         },
     },
@@ -258,6 +274,24 @@ JANUS_NAT_1_1_MAPPING = env_str("STREAMCAT_JANUS_PUBLIC_IP", "")
 JANUS_ICE_ENFORCE_LIST = env_str("STREAMCAT_JANUS_ICE_INTERFACES", "")
 # Tests and benchmarks run in a network namespace with only `lo`: let Janus use it.
 JANUS_LOOPBACK_ICE = env_bool("STREAMCAT_JANUS_LOOPBACK_ICE", False)
+# --- TURN: coturn, started with the stack, relays WebRTC for browsers behind NATs or
+# firewalls that let no UDP through. Browsers get time-limited credentials (TURN REST
+# shared secret, core/turn.py) with each stage token; Janus asks the plane for its own.
+# Browsers reach it at TURN_HOST; behind NAT, TURN_PUBLIC_IP is the address it announces
+# for its relays. It listens on 127.0.0.1 and TURN_LISTEN (comma-separated; 0.0.0.0:
+# every address). TURNS_PORT serves TLS with the site's certificate.
+TURN_ENABLED = env_bool("STREAMCAT_TURN", True)
+TURN_HOST = env_str("STREAMCAT_TURN_HOST", PUBLIC_HOST)
+TURN_PORT = env_int("STREAMCAT_TURN_PORT", 3478)  # UDP and TCP, public
+TURNS_PORT = env_int("STREAMCAT_TURNS_PORT", 5349)  # TLS over TCP, public
+TURN_RELAY_PORTS = env_str("STREAMCAT_TURN_RELAY_PORTS", "49152-65535")  # UDP, public
+TURN_LISTEN = env_str("STREAMCAT_TURN_LISTEN", LISTEN_ADDRESS)
+TURN_PUBLIC_IP = env_str("STREAMCAT_TURN_PUBLIC_IP", JANUS_NAT_1_1_MAPPING)
+TURN_REALM = env_str("STREAMCAT_TURN_REALM", PUBLIC_HOST)
+TURN_SECRET = env_str("STREAMCAT_TURN_SECRET", LOCAL_SECRETS["turn_secret"])
+TURN_CREDENTIAL_TTL = env_int("STREAMCAT_TURN_CREDENTIAL_TTL", 6 * 3600)  # seconds; a stage visit's length
+# Test-only: relays to 127.0.0.1, where the test suite's Janus may be. Never in production.
+TURN_ALLOW_LOOPBACK_PEERS = env_bool("STREAMCAT_TURN_ALLOW_LOOPBACK_PEERS", False)
 STAGE_MAX_PUBLISHERS = 12
 # Seconds: a WebRTC connection must be up within STAGE_CONNECT_TIMEOUT; a stage's Janus
 # room is freed after STAGE_IDLE_CLEANUP with nobody on it; reconciliation runs every
@@ -352,4 +386,7 @@ CONTENT_SECURITY_POLICY = {
 # Served over HTTPS (nginx says so in X-Forwarded-Proto): cookies only ever go back over it.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PUBLIC_URL.startswith("https://")
+# Browsers that saw the site over HTTPS never try plain HTTP again. A year for a real
+# certificate; a day for the local CA's, so a LAN trial does not lock browsers in.
+SECURE_HSTS_SECONDS = {"acme": 365 * 86400, "self-signed": 86400}.get(TLS, 0)
 SECURE_REFERRER_POLICY = "same-origin"

@@ -28,18 +28,32 @@ from pathlib import Path
 from django.conf import settings
 from supervisor.xmlrpc import SupervisorTransport
 
-from mediaplane.drivers import janus, nginx
-from streamcat import tls
+from mediaplane.drivers import coturn, janus, nginx
+from streamcat import certificates, tls
 
-ALL_PARTS = ("redis", "janus", "playback_auth", "nginx", "srt", "transcode", "app", "worker", "beat")
+ALL_PARTS = (
+    "redis",
+    "janus",
+    "turn",
+    "playback_auth",
+    "nginx",
+    "certificates",
+    "srt",
+    "transcode",
+    "app",
+    "worker",
+    "beat",
+)
 # Start order (low first); supervisord stops in the reverse order: Celery first, then
 # nginx (no new requests or publishers), the app, and Redis last.
 PRIORITY = {
     "redis": 10,
     "janus": 20,
+    "turn": 25,
     "playback_auth": 30,
     "app": 40,
     "nginx": 50,
+    "certificates": 52,  # after nginx, which answers the ACME CA's challenge
     "srt": 55,
     "transcode": 57,
     "worker": 60,
@@ -56,6 +70,11 @@ PR_SET_PDEATHSIG = 1  # prctl(2)  # about half a minute of tries (1 + 2 + … s 
 
 class StackError(Exception):
     pass
+
+
+def enabled(parts: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of the parts this configuration runs: coturn only with TURN on."""
+    return tuple(name for name in parts if name != "turn" or settings.TURN_ENABLED)
 
 
 def _listening(port: int) -> bool:
@@ -125,9 +144,14 @@ class Stack:
             "nginx/scgi",
         ):
             (self.var_dir / sub).mkdir(parents=True, exist_ok=True)
-        tls_cert, tls_key = tls.ingest_certificate(
-            var_dir=self.var_dir, host=settings.PUBLIC_HOST, cert=settings.TLS_CERT, key=settings.TLS_KEY
+        tls_cert, tls_key = tls.site_certificate(
+            var_dir=self.var_dir,
+            host=settings.PUBLIC_HOST,
+            mode=settings.TLS,
+            cert=settings.TLS_CERT,
+            key=settings.TLS_KEY,
         )
+        certificates.webroot(self.var_dir).mkdir(parents=True, exist_ok=True)
         config = nginx.render_config(
             var_dir=self.var_dir,
             static_root=settings.STATIC_ROOT,
@@ -135,8 +159,12 @@ class Stack:
             callback_secret=settings.MEDIA_CALLBACK_SECRET,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            acme_webroot=certificates.webroot(self.var_dir),
+            local_ca=tls.local_ca_file(self.var_dir) if tls.from_local_ca(settings.TLS, settings.TLS_CERT) else None,
         )
         self._write(self.var_dir / "nginx" / "nginx.conf", config)
+        turn_config = coturn.render_config(var_dir=self.var_dir, tls_cert=tls_cert, tls_key=tls_key)
+        self._write(self.var_dir / "turn" / "turnserver.conf", turn_config)
         self._prepare_janus()
 
     def _write(self, path: Path, text: str) -> None:
@@ -182,6 +210,7 @@ class Stack:
                 ["janus", "-F", str(self.var_dir / "janus"), "-C", str(self.var_dir / "janus" / "janus.jcfg")],
                 settings.JANUS_API_PORT,
             ),
+            "turn": (["turnserver", "-c", str(self.var_dir / "turn" / "turnserver.conf")], settings.TURN_PORT),
             "nginx": (
                 [
                     "nginx",
@@ -202,6 +231,7 @@ class Stack:
             # UDP: _answers() looks for its bound port instead of connecting.
             "srt": ([python, "-m", "mediaplane.srt"], None),
             "transcode": ([python, "-m", "mediaplane.transcode"], None),
+            "certificates": ([python, "-m", "streamcat.certificates"], None),
             "worker": (
                 [
                     python,
@@ -308,6 +338,7 @@ class Stack:
     def start(self, parts: tuple[str, ...] = ALL_PARTS) -> None:
         """Start supervisord with these parts and wait until each answers. On a running
         stack, wait until these parts (restarted after a kill, say) answer again."""
+        parts = enabled(parts)
         if self.supervisord is not None and self.supervisord.poll() is None:
             for name in parts:
                 self.wait_up(name)
@@ -378,6 +409,8 @@ class Stack:
         if name == "srt":
             return _udp_bound(settings.SRT_PORT)
         ports = [port] + ([settings.RTMP_PORT] if name == "nginx" else [])
+        if name == "nginx" and settings.TLS != "off":
+            ports.append(settings.HTTPS_PORT)
         return all(p is None or _listening(p) for p in ports)
 
     def wait_up(self, name: str, *, timeout: float = 60.0) -> None:

@@ -22,6 +22,8 @@ for name, port in {
     "STREAMCAT_JANUS_API_PORT": 18003,
     "STREAMCAT_JANUS_ADMIN_PORT": 18004,
     "STREAMCAT_SRT_PORT": 19000,  # UDP
+    "STREAMCAT_TURN_PORT": 13478,  # UDP and TCP
+    "STREAMCAT_TURNS_PORT": 15349,
 }.items():
     os.environ.setdefault(name, str(port))
 # Short periods so tests see live state and health samples within seconds.
@@ -35,6 +37,8 @@ os.environ.setdefault("STREAMCAT_COMPOSITION_WATCH_INTERVAL", "1")
 os.environ.setdefault("STREAMCAT_COMPOSITION_MAX_RESTARTS", "2")
 os.environ.setdefault("STREAMCAT_COMPOSITOR_RTP_PORTS", "45000-45999")
 os.environ.setdefault("STREAMCAT_MEDIA_PLANE", "local")
+# plain.test: the site opened by a name that is not loopback over plain HTTP (test_https).
+os.environ.setdefault("STREAMCAT_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],plain.test")
 # The stack's transcoder is off (every channel plays its source, as the tests expect);
 # tests/test_transcode.py runs one with a budget.
 os.environ.setdefault("STREAMCAT_TRANSCODE_CPU_BUDGET", "0")
@@ -47,3 +51,10 @@ else:
     os.environ.setdefault("STREAMCAT_JANUS_LOOPBACK_ICE", "1")
     os.environ.setdefault("STREAMCAT_TEST_ICE_ADDRESS", "127.0.0.1")
 os.environ.setdefault("STREAMCAT_JANUS_RTP_PORTS", "41000-41999")
+# coturn where the test peers find it; outside the namespace Janus is on 127.0.0.1, which
+# only a test may let coturn relay to.
+os.environ.setdefault("STREAMCAT_TURN_RELAY_PORTS", "42000-42999")
+os.environ.setdefault("STREAMCAT_TURN_HOST", os.environ["STREAMCAT_TEST_ICE_ADDRESS"])
+os.environ.setdefault("STREAMCAT_TURN_LISTEN", os.environ["STREAMCAT_TEST_ICE_ADDRESS"])
+if not os.environ.get("STREAMCAT_TEST_ICE_INTERFACE"):
+    os.environ.setdefault("STREAMCAT_TURN_ALLOW_LOOPBACK_PEERS", "1")

@@ -5,15 +5,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from streamcat import systemd
-from streamcat.stack import PRIORITY, SHARED_SOCKET, STOP_WAIT, Stack
+from streamcat.stack import ALL_PARTS, PRIORITY, SHARED_SOCKET, STOP_WAIT, Stack, enabled
 
 
 def stack_parts(stack: Stack) -> list[systemd.Part]:
     """The stack's parts with the commands it runs them with (Stack.commands())."""
     parts = []
     for name, (argv, port) in stack.commands().items():
-        if name == "turn" and not settings.TURN_ENABLED:
-            continue  # Stack.start leaves it out too
+        if name not in enabled(ALL_PARTS):
+            continue
         environment = {}
         if name == "janus" and settings.JANUS_LOOPBACK_ICE:
             environment["LD_PRELOAD"] = str(stack.var_dir / "janus" / "loopback_ice.so")
