@@ -137,6 +137,7 @@ def test_quality_menu_pins_a_rendition_and_returns_to_auto(browser, abr_channel)
         timeout=30,
         message="a report of the 144p25 rendition",
     )
+    menu.focus()  # the control bar fades while playing; focus in it keeps it shown
     page.screenshot(path=SCREENSHOTS / "quality-menu-desktop.png")
 
     # Auto: the player picks again, and climbs from 144p on a fast link.
@@ -162,6 +163,7 @@ def test_quality_menu_fits_a_phone(browser, abr_channel):
     expect(menu.locator("option").first).to_have_text("Auto (240p25)")
     source_fetched = "performance.getEntriesByType('resource').some((e) => /\\/v0\\/\\d+\\.ts/.test(e.name))"
     assert not page.evaluate(source_fetched)
+    menu.focus()  # the control bar fades while playing; focus in it keeps it shown
     page.screenshot(path=SCREENSHOTS / "quality-menu-phone.png")
     page.context.close()
 
