@@ -19,6 +19,7 @@ from channels_app.models import Channel, HealthSample, PlaybackAccess, StreamEve
 from core import video
 from core.realtime import send_event_on_commit
 
+ENDPOINTS_KEY = "channels:endpoints-for"  # the public address the stored URLs were made for
 log = logging.getLogger(__name__)
 
 
@@ -328,8 +329,30 @@ def enable_channel(*, channel: Channel) -> None:
 # --- Keeping the site in step with IVS ---------------------------------------------------
 
 
+def refresh_endpoints() -> None:
+    """Bring the channels' stored playback and ingest URLs up to date with the video
+    service, once per public address: the local plane builds them from the site's public
+    URL and host, which change when HTTPS is turned on or the host renamed."""
+    address = f"{settings.PUBLIC_URL} {settings.PUBLIC_HOST}"
+    if cache.get(ENDPOINTS_KEY) == address:
+        return
+    channels = list(Channel.objects.only("arn", "playback_url", "ingest_endpoint"))
+    for start in range(0, len(channels), 100):
+        batch = {channel.arn: channel for channel in channels[start : start + 100]}
+        for info in video.batch_get_channels(channel_arns=list(batch)):
+            channel = batch[info["arn"]]
+            if (channel.playback_url, channel.ingest_endpoint) != (info["playbackUrl"], info["ingestEndpoint"]):
+                channel.playback_url, channel.ingest_endpoint = info["playbackUrl"], info["ingestEndpoint"]
+                channel.save(update_fields=["playback_url", "ingest_endpoint"])
+    cache.set(ENDPOINTS_KEY, address, timeout=None)
+
+
 def sync_live_streams() -> None:
     """Mark channels live/offline from ListStreams and refresh their sessions."""
+    try:
+        refresh_endpoints()
+    except video.VideoError as exc:
+        log.warning("could not refresh the channels' URLs: %s", exc)
     live = {stream["channelArn"]: stream for stream in video.list_live_streams()}
     channels = Channel.objects.filter(arn__in=list(live)) | Channel.objects.filter(live_since__isnull=False)
     for channel in channels.distinct():

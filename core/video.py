@@ -146,6 +146,11 @@ def get_channel(*, channel_arn: str) -> dict:
     return _call("ivs", "get_channel", arn=channel_arn)["channel"]
 
 
+def batch_get_channels(*, channel_arns: list[str]) -> list[dict]:
+    """The channels (at most 100 ARNs a call, as IVS allows); unknown ARNs are left out."""
+    return _call("ivs", "batch_get_channel", arns=channel_arns)["channels"]
+
+
 def set_channel_insecure_ingest(*, channel_arn: str, allowed: bool) -> None:
     """Let the channel also take plain RTMP (and SRT without a passphrase), or take
     RTMPS only again (IVS's default)."""
@@ -340,6 +345,9 @@ def recording_link(location: str, *, token: str = "", seconds: int) -> str:
         bucket, key = location.removeprefix("s3://").split("/", 1)
         params = {"Bucket": bucket, "Key": key}
         return client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+    if location.startswith(("http://", "https://")):
+        # A local file: on the site's address now, which HTTPS or a new host name changes.
+        location = settings.PUBLIC_URL.rstrip("/") + urllib.parse.urlsplit(location).path
     return f"{location}?{urllib.parse.urlencode({'token': token})}" if token and location else location
 
 

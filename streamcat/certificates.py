@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -27,7 +28,10 @@ from streamcat import tls
 
 log = logging.getLogger("streamcat.certificates")
 CERT_NAME = "streamcat"  # certbot's name for the lineage under acme/config/live/
-RETRY_FIRST, RETRY_MOST = 30, 3600  # seconds
+# Seconds before trying again after a failure, doubling. Let's Encrypt allows 5 failed
+# validations per host name an hour: a first start before DNS points here spends at
+# most 4 of them in its first hour.
+RETRY_FIRST, RETRY_MOST = 300, 3600
 
 
 class CertificateError(Exception):
@@ -105,7 +109,18 @@ def tell_turn_server(var_dir: Path) -> None:
             os.kill(pid, signal.SIGUSR2)
 
 
+def wait_for_nginx(timeout: float = 60) -> None:
+    """The CA's challenge is answered by nginx: the first attempt waits until it listens
+    (the stack starts parts in order but does not wait for each)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", settings.HTTP_PORT), timeout=1):
+            return
+        time.sleep(0.5)
+
+
 def run_forever(var_dir: Path) -> None:
+    wait_for_nginx()
     retry = RETRY_FIRST
     while True:
         try:

@@ -19,7 +19,7 @@ LOCAL_SECRETS = load_local_secrets(VAR_DIR)
 SECRET_KEY = env_str("STREAMCAT_SECRET_KEY", LOCAL_SECRETS["django_secret_key"])
 DEBUG = env_bool("STREAMCAT_DEBUG", False)
 
-PUBLIC_HOST = env_str("STREAMCAT_PUBLIC_HOST", "127.0.0.1")
+PUBLIC_HOST = env_str("STREAMCAT_PUBLIC_HOST", "127.0.0.1").lower()  # as DNS and certificates spell it
 # --- HTTPS (streamcat/tls.py): "acme" gets and renews a certificate for PUBLIC_HOST
 # from an ACME CA (Let's Encrypt unless ACME_SERVER says otherwise) with certbot;
 # "self-signed" issues one from a CA of this installation's own (var/tls/ca.crt, for a

@@ -1,12 +1,14 @@
 """The certificate for HTTPS, RTMPS and TURN over TLS: the site's own when
 STREAMCAT_TLS_CERT / STREAMCAT_TLS_KEY name one; else var/tls/site.pem, which holds
-the key and the chain in one file, so that replacing it (a renewal) is one rename and
-nginx, which reads it at every handshake, never sees a key from one certificate and a
-chain from another.
+the key and the chain in one file, replaced by one rename. nginx reads it at every
+handshake (opening it once for the chain and once for the key, so a handshake at the
+very instant of a renewal may fail and be retried; one rename in 60 days).
 
 site.pem comes from certbot (STREAMCAT_TLS=acme, see streamcat.certificates), or from
 a CA of this installation's own (var/tls/ca.crt): a browser or OBS that trusts that CA
-once trusts every certificate the installation issues itself, for a LAN or a test.
+once trusts the certificates the installation issues itself, for a LAN or a test. The CA
+may sign only for the public host and the loopback names (name constraints), so a
+device that imports it trusts nothing else on its behalf.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography import x509
@@ -68,21 +71,28 @@ def site_certificate(*, var_dir: Path, host: str, mode: str, cert: str, key: str
             raise ImproperlyConfigured("STREAMCAT_TLS=acme needs STREAMCAT_PUBLIC_HOST to be a DNS name")
         if not _for_host(path, host):
             issue_local(var_dir, host)
-    elif not _still_good(path, host, local_ca(var_dir)):
+    elif not _still_good(path, host, local_ca(var_dir, host)):
         issue_local(var_dir, host)
     return path, path
 
 
-def local_ca(var_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """The installation's CA (made once; ca.crt is what a LAN's devices import)."""
+def local_ca(var_dir: Path, host: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The installation's CA (ca.crt is what a LAN's devices import), made again only
+    when lost, near its end, or when the host it may sign for changes."""
     folder = tls_folder(var_dir)
     cert_path, key_path = local_ca_file(var_dir), folder / "ca.key"
+    permitted = _permitted(host)
     try:
         certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
         private_key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        if _matches(private_key, certificate) and certificate.not_valid_after_utc - _now() > VALIDITY:
+        constraints = certificate.extensions.get_extension_for_class(x509.NameConstraints).value
+        if (
+            _matches(private_key, certificate)
+            and certificate.not_valid_after_utc - _now() > VALIDITY
+            and list(constraints.permitted_subtrees or []) == permitted
+        ):
             return certificate, private_key
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, x509.ExtensionNotFound):
         pass
     folder.mkdir(parents=True, exist_ok=True)
     private_key = ec.generate_private_key(ec.SECP256R1())
@@ -112,6 +122,7 @@ def local_ca(var_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKe
             ),
             critical=True,
         )
+        .add_extension(x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False)
         .sign(private_key, hashes.SHA256())
     )
@@ -122,7 +133,7 @@ def local_ca(var_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKe
 
 def issue_local(var_dir: Path, host: str) -> None:
     """site.pem for `host` (and the loopback names), signed by the local CA."""
-    ca_certificate, ca_key = local_ca(var_dir)
+    ca_certificate, ca_key = local_ca(var_dir, host)
     private_key = ec.generate_private_key(ec.SECP256R1())
     names = [_subject_name(name) for name in dict.fromkeys((host, *LOCAL_NAMES))]
     now = _now()
@@ -202,6 +213,17 @@ def _subject_name(host: str) -> x509.GeneralName:
         return x509.DNSName(host)
 
 
+def _permitted(host: str) -> list[x509.GeneralName]:
+    """The names the local CA may sign for: the host and the loopback names."""
+    names = []
+    for name in dict.fromkeys((host, *LOCAL_NAMES)):
+        general = _subject_name(name)
+        if isinstance(general, x509.IPAddress):
+            general = x509.IPAddress(ipaddress.ip_network(general.value))  # one address
+        names.append(general)
+    return names
+
+
 def _key_pem(private_key) -> bytes:
     return private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -213,11 +235,17 @@ def _now() -> dt.datetime:
 
 
 def _replace(path: Path, content: bytes, *, mode: int) -> None:
-    """Write the file whole beside its old self, then rename it over it; a key file is
-    private from its first byte."""
-    temporary = path.with_suffix(path.suffix + ".new")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(content)
-    os.replace(temporary, path)
+    """Write the file whole beside its old self (a name of its own, so two writers never
+    rename each other's half-written file), flush it to disk, then rename it over the
+    old one. mkstemp makes it private from its first byte."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

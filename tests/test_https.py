@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -32,6 +31,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from playwright.sync_api import expect, sync_playwright
 
+from core import processes
 from streamcat import certificates, tls
 from streamcat.stack import Stack
 from tests.conftest import CHROMIUM_ARGS, SCREENSHOTS, wait_for
@@ -72,6 +72,9 @@ def test_the_local_ca_issues_one_file_for_the_host_and_loopback(tmp_path):
     assert set(tls.subject_names(leaf)) == {HOST, "localhost", "127.0.0.1", "::1"}
     ca = x509.load_pem_x509_certificate((tmp_path / "tls" / "ca.crt").read_bytes())
     leaf.verify_directly_issued_by(ca)
+    # The CA signs for this host and loopback only: a device that imports it trusts nothing more.
+    constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical and x509.DNSName(HOST) in constraints.value.permitted_subtrees
     # Python's own verifier accepts it for the host with the CA as the only root.
     context = ssl.create_default_context(cafile=tmp_path / "tls" / "ca.crt")
     context.load_cert_chain(cert)  # the key and chain in one file load together
@@ -81,10 +84,12 @@ def test_the_local_ca_issues_one_file_for_the_host_and_loopback(tmp_path):
     assert cert.read_bytes() == first  # kept while good
     tls.site_certificate(var_dir=tmp_path, host="10.0.0.7", mode="self-signed", cert="", key="")
     assert "10.0.0.7" in tls.subject_names(tls.read_chain(cert)[0])  # another host: issued again
+    renamed = x509.load_pem_x509_certificate((tmp_path / "tls" / "ca.crt").read_bytes())
+    assert renamed.subject != ca.subject  # by a CA constrained to the new host
     (tmp_path / "tls" / "ca.key").unlink()  # a lost CA key: a new CA, and a leaf it signed
     tls.site_certificate(var_dir=tmp_path, host="10.0.0.7", mode="self-signed", cert="", key="")
     new_ca = x509.load_pem_x509_certificate((tmp_path / "tls" / "ca.crt").read_bytes())
-    assert new_ca.subject != ca.subject
+    assert new_ca.subject != renamed.subject
     tls.read_chain(cert)[0].verify_directly_issued_by(new_ca)
 
 
@@ -106,7 +111,10 @@ def test_self_signed_mode_serves_the_local_ca_certificate_and_hands_out_the_ca(t
     ports = {"HTTP_PORT": BASE + 180, "HTTPS_PORT": BASE + 543, "NGINX_CONTROL_PORT": BASE + 102}
     ports |= {"RTMP_PORT": BASE + 195, "RTMPS_PORT": BASE + 196, "RTMP_INTERNAL_PORT": BASE + 197}
     lan_url = f"https://lan.test:{ports['HTTPS_PORT']}"
-    with override_settings(TLS="self-signed", PUBLIC_HOST="lan.test", PUBLIC_URL=lan_url, **ports):
+    listen = "0.0.0.0" if ADDRESS != "127.0.0.1" else "127.0.0.1"  # noqa: S104 - inside the test namespace
+    with override_settings(
+        TLS="self-signed", PUBLIC_HOST="lan.test", PUBLIC_URL=lan_url, LISTEN_ADDRESS=listen, **ports
+    ):
         stack = Stack(var_dir=tmp_path, label="self-signed")
         stack.start(parts=("nginx",))
         try:
@@ -115,12 +123,18 @@ def test_self_signed_mode_serves_the_local_ca_certificate_and_hands_out_the_ca(t
             for port in (ports["HTTPS_PORT"], ports["RTMPS_PORT"]):
                 with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
                     context.wrap_socket(raw, server_hostname="lan.test").close()  # verified
-            http = urllib3.HTTPConnectionPool("127.0.0.1", ports["HTTP_PORT"], retries=False, timeout=10)
+            # From outside (ADDRESS, when the test namespace has one); loopback is served.
+            http = urllib3.HTTPConnectionPool(ADDRESS, ports["HTTP_PORT"], retries=False, timeout=10)
             handed_out = http.request("GET", "/streamcat-ca.crt", headers={"Host": "lan.test"})
             assert handed_out.status == 200 and handed_out.data == ca.read_bytes()
             assert handed_out.headers["Content-Type"] == "application/x-x509-ca-cert"
             moved = http.request("GET", "/c/x/", headers={"Host": "lan.test"}, redirect=False)
             assert (moved.status, moved.headers["Location"]) == (301, f"{lan_url}/c/x/")
+            if ADDRESS != "127.0.0.1":
+                # From another address, claiming to be loopback gets the redirect all the same.
+                remote = urllib3.HTTPConnectionPool(ADDRESS, ports["HTTP_PORT"], retries=False, timeout=10)
+                claimed = remote.request("GET", "/c/x/", headers={"Host": "localhost"}, redirect=False)
+                assert claimed.status == 301
         finally:
             stack.stop()
 
@@ -137,16 +151,6 @@ def _wait_listening(port: int, process: subprocess.Popen, what: str, timeout: fl
             return sock.connect_ex(("127.0.0.1", port)) == 0
 
     wait_for(up, timeout=timeout, message=f"{what} to listen on {port}")
-
-
-def _stop(process: subprocess.Popen, timeout: float = 60) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +207,8 @@ def acme_ca(tmp_path_factory):
         _wait_listening(DNS_MANAGEMENT_PORT, dns, "pebble-challtestsrv")
         yield {"directory": f"https://127.0.0.1:{PEBBLE_PORT}/dir", "trust": folder / "tls" / "ca.crt"}
     finally:
-        _stop(pebble, 10)
-        _stop(dns, 10)
+        processes.stop(pebble, 10, group=True)
+        processes.stop(dns, 10, group=True)
         logs.close()
 
 
@@ -270,7 +274,7 @@ def site(acme_ca, tmp_path_factory):
         _wait_listening(PORTS["STREAMCAT_HTTPS_PORT"], runstack, "runstack", timeout=120)
         yield {"var_dir": var_dir, "env": env, "manage": manage, "process": runstack}
     finally:
-        _stop(runstack, 90)
+        processes.stop(runstack, 90, group=True)
         log.close()
 
 
@@ -317,8 +321,8 @@ def https(path: str, trust: Path, *, port: int | None = None, **kwargs) -> urlli
     return pool.request(kwargs.pop("method", "GET"), path, headers=headers, redirect=False, **kwargs)
 
 
-def plain(path: str, host: str) -> urllib3.BaseHTTPResponse:
-    pool = urllib3.HTTPConnectionPool(ADDRESS, PORTS["STREAMCAT_HTTP_PORT"], retries=False, timeout=15)
+def plain(path: str, host: str, address: str = ADDRESS) -> urllib3.BaseHTTPResponse:
+    pool = urllib3.HTTPConnectionPool(address, PORTS["STREAMCAT_HTTP_PORT"], retries=False, timeout=15)
     return pool.request("GET", path, headers={"Host": host}, redirect=False)
 
 
@@ -331,7 +335,7 @@ def test_https_serves_the_acme_certificate_and_http_redirects(site, issued):
     assert moved.status == 301
     assert moved.headers["Location"] == f"https://{HOST}:{PORTS['STREAMCAT_HTTPS_PORT']}/search/?q=cats"
     # ...while this machine's own calls (the site to its media plane) stay on loopback HTTP.
-    assert plain("/health", f"127.0.0.1:{PORTS['STREAMCAT_HTTP_PORT']}").status == 200
+    assert plain("/health", f"127.0.0.1:{PORTS['STREAMCAT_HTTP_PORT']}", address="127.0.0.1").status == 200
     # The same certificate ends TLS for RTMPS ingest.
     served_https = issuer_of_served_certificate(PORTS["STREAMCAT_HTTPS_PORT"])[1]
     assert issuer_of_served_certificate(PORTS["STREAMCAT_RTMPS_PORT"])[1] == served_https
@@ -516,3 +520,30 @@ def test_the_studio_over_plain_http_says_why_the_camera_is_off(plane):
             page.screenshot(path=SCREENSHOTS / "studio-plain-http.png")
         finally:
             chromium.close()
+
+
+def test_urls_stored_before_https_follow_the_new_address(plane):
+    """A site that turns HTTPS on (or is renamed) after channels and recordings exist:
+    their stored URLs follow the new public address instead of staying on the old one."""
+    from django.core.cache import cache
+
+    from channels_app import services
+    from channels_app.models import Channel
+    from core import video
+
+    user = User.objects.create_user("early_bird", password=PASSWORD)
+    channel = services.create_channel(user=user, title="Before HTTPS")
+    current = channel.playback_url
+    Channel.objects.filter(pk=channel.pk).update(
+        playback_url=current.replace(settings.PUBLIC_URL, "http://old.example:8000"), ingest_endpoint="old.example"
+    )
+    cache.delete(services.ENDPOINTS_KEY)
+    services.sync_live_streams()
+    channel.refresh_from_db()
+    assert channel.playback_url == current
+    assert channel.ingest_endpoint == video.get_channel(channel_arn=channel.arn)["ingestEndpoint"]
+
+    old_recording = "http://old.example:8000/recordings/bucket/ivs/v1/x/media/hls/recording.mp4"
+    assert video.recording_link(old_recording, token="t", seconds=60) == (
+        f"{settings.PUBLIC_URL}/recordings/bucket/ivs/v1/x/media/hls/recording.mp4?token=t"
+    )

@@ -17,7 +17,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from core import processes
 from streamcat import systemd
 from streamcat.management.commands.systemd_units import stack_parts
 from streamcat.stack import PRIORITY, SHARED_SOCKET, Stack
@@ -178,16 +178,6 @@ def free_listener() -> socket.socket:
     return listener
 
 
-def stop(process: subprocess.Popen, timeout: float = 10) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def answers(port: int, path: str = "/_ready") -> bool:
     try:
         urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2).close()
@@ -206,7 +196,7 @@ def test_serve_takes_the_socket_systemd_hands_it():
     try:
         wait_for(lambda: answers(port), timeout=60, message="serve.py answering on systemd's socket")
     finally:
-        stop(server)
+        processes.stop(server, 10, group=True)
         listener.close()
 
 
@@ -345,7 +335,7 @@ def test_the_stack_runs_from_its_units(root):
         assert (var_dir / "db.sqlite3").exists() and (var_dir / "static" / "admin").is_dir()
     finally:
         for process in reversed(running):
-            stop(process)
+            processes.stop(process, 10, group=True)
         for listener in listeners:
             listener.close()
         outputs.close()

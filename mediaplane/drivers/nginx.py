@@ -76,13 +76,17 @@ def rtmp_servers() -> list[dict]:
 
 def http_servers() -> list[dict]:
     """nginx's HTTP servers: plain HTTP alone, or with TLS on, HTTPS serving the site,
-    plain HTTP redirecting there, and plain HTTP still serving loopback names."""
+    plain HTTP redirecting there, and plain HTTP still serving what arrives on 127.0.0.1
+    (the site's own calls to its plane). nginx picks a server by the address a
+    connection arrived on before the Host header, so no remote client reaches the plain
+    site by claiming `Host: localhost`; the names only matter when the public address is
+    loopback too (tests)."""
     plain = f"{settings.LISTEN_ADDRESS}:{settings.HTTP_PORT}"
     if settings.TLS == "off":
         return [{"listen": [plain]}]
     return [
         {"listen": [f"{plain} default_server"], "redirect": True},
-        {"listen": [plain], "names": "localhost 127.0.0.1"},
+        {"listen": [f"127.0.0.1:{settings.HTTP_PORT}"], "names": "localhost 127.0.0.1"},
         {"listen": [f"{settings.LISTEN_ADDRESS}:{settings.HTTPS_PORT} ssl http2"], "tls": True},
     ]
 

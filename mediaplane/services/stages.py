@@ -377,11 +377,14 @@ def end_connection(connection: WebRtcConnection, *, detail: str = "") -> None:
 
 
 def _leave(participant: Participant, detail: str) -> None:
-    participant.refresh_from_db()
-    if participant.state != Participant.State.CONNECTED:
+    # One conditional update: a participant who left already, or whose stage was deleted
+    # meanwhile (the row is gone), is left alone instead of failing the DELETE.
+    left = Participant.objects.filter(pk=participant.pk, state=Participant.State.CONNECTED).update(
+        state=Participant.State.DISCONNECTED
+    )
+    if not left:
         return
     participant.state = Participant.State.DISCONNECTED
-    participant.save(update_fields=["state"])
     _event(participant, Event.LEFT, detail=detail)
     session = participant.session
     if session and not session.participants.filter(state=Participant.State.CONNECTED).exists():
