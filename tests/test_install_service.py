@@ -34,6 +34,9 @@ from streamcat.management.commands.systemd_units import stack_parts
 from streamcat.stack import PRIORITY, SHARED_SOCKET, Stack
 from tests.conftest import wait_for
 
+# The installed stack keeps its own SQLite database: run once, on SQLite.
+pytestmark = pytest.mark.engine_independent
+
 SCRIPT = settings.BASE_DIR / "scripts" / "install-service.sh"
 PYTHON = str(settings.BASE_DIR / ".venv" / "bin" / "python")
 

@@ -16,7 +16,8 @@ from channels_app.models import Channel, StreamSession
 from core import video
 from tests.conftest import SCREENSHOTS, wait_for
 
-pytestmark = pytest.mark.browser
+# Player UI only: the database engine changes nothing (run on SQLite only, see scripts/test.sh).
+pytestmark = [pytest.mark.browser, pytest.mark.engine_independent]
 
 PHONE = {"width": 390, "height": 844}
 VIDEO = "document.getElementById('player')"

@@ -21,6 +21,9 @@ from stages.models import Visibility
 from tests.conftest import wait_for
 from tests.turn_client import allocate
 
+# Relays and credentials: the database engine changes nothing (run on SQLite only).
+pytestmark = pytest.mark.engine_independent
+
 # What a browser behind a firewall that lets no UDP through to Janus can do: only relay
 # candidates (a test stand-in; the site never asks for this itself).
 RELAY_ONLY = """(() => {
