@@ -8,6 +8,7 @@ SDP offer, and the client PATCHes its answer (application/sdp) to the session UR
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 
@@ -202,12 +203,26 @@ async def janus_turn(request: HttpRequest) -> HttpResponse:
         or not hmac.compare_digest(request.GET.get("key", ""), settings.MEDIA_CALLBACK_SECRET)
     ):
         return HttpResponse(status=403)
+    if not await _turn_answers():
+        # Janus then gathers without a relay at once, instead of waiting out its TURN
+        # allocation's retries (seconds) before every WHIP/WHEP answer while coturn is down.
+        return HttpResponse(status=503)
     issued = turn.credentials(secret=settings.TURN_SECRET, label="janus", ttl=settings.TURN_CREDENTIAL_TTL)
     # UDP only: Janus sits next to coturn, and each URI is one more relay per connection.
     uri = turn.uris(host=settings.TURN_HOST, port=settings.TURN_PORT, tls_port=settings.TURNS_PORT)[0]
     return JsonResponse(
         {"username": issued.username, "password": issued.password, "ttl": settings.TURN_CREDENTIAL_TTL, "uris": [uri]}
     )
+
+
+async def _turn_answers() -> bool:
+    """Whether coturn accepts connections (its TCP listener on loopback, next to it)."""
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", settings.TURN_PORT), 0.5)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
 
 
 def _on_janus_event(event: dict) -> None:

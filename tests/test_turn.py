@@ -2,6 +2,7 @@
 relay still publish to and watch a stage; credentials are minted per participant, expire,
 and nothing is relayed without them."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -18,8 +19,9 @@ from playwright.sync_api import expect
 from core import turn
 from stages import services
 from stages.models import Visibility
-from tests.conftest import wait_for
+from tests.conftest import held_down, wait_for
 from tests.turn_client import allocate
+from tests.webrtc_clients import http, whip_publish
 
 # Relays and credentials: the database engine changes nothing (run on SQLite only).
 pytestmark = pytest.mark.engine_independent
@@ -221,3 +223,26 @@ def test_relay_only_browsers_publish_and_watch_a_stage(login):
     assert all(p["local"] == "relay" for p in published + watched), (published, watched)
     # Janus asked the plane for credentials and offers a relay candidate of its own.
     assert any(p["janusRelay"] for p in watched), watched
+
+
+def test_with_coturn_down_janus_goes_on_without_a_relay(plane):
+    """The plane tells Janus there is no TURN while coturn is down (503), so Janus does
+    not wait on a dead relay, and stages keep publishing."""
+    url = f"http://127.0.0.1:{settings.APP_PORT}/_plane/janus/turn?key={settings.MEDIA_CALLBACK_SECRET}"
+    host = User.objects.create_user("turnless", password="pw-turnless-1")
+    stage = services.create_stage(user=host, title="No relay today")
+    with held_down(plane, "turn"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, data=b""), timeout=10)
+        assert refused.value.code == 503
+        issued = services.token_for(stage=stage, user=host, session_key="turnless-session")
+
+        async def publish():
+            peer, result = await whip_publish(issued["token"])
+            assert result.status == 201, result
+            await peer.close()
+            http("DELETE", peer.location, token=issued["token"])
+
+        asyncio.run(publish())
+    with urllib.request.urlopen(urllib.request.Request(url, data=b""), timeout=10) as response:
+        assert response.status == 200  # back with coturn
