@@ -4,6 +4,7 @@ and nothing is relayed without them."""
 
 import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import hmac
 import json
@@ -14,9 +15,11 @@ import urllib.request
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.test import override_settings
 from playwright.sync_api import expect
 
 from core import turn
+from mediaplane.drivers import coturn
 from stages import services
 from stages.models import Visibility
 from tests.conftest import held_down, wait_for
@@ -60,6 +63,16 @@ MEDIA_PATHS = """async () => {
   }
   return paths;
 }"""
+
+
+def test_relays_open_on_the_public_addresses_never_on_loopback_beside_them():
+    with override_settings(TURN_LISTEN="127.0.0.1,192.0.2.10"):
+        assert coturn.listening_ips() == ["127.0.0.1", "192.0.2.10"]
+        assert coturn.relay_ips() == ["192.0.2.10"]
+        config = coturn.render_config(var_dir=settings.VAR_DIR, tls_cert="c.pem", tls_key="c.pem")
+        assert "relay-ip=192.0.2.10\n" in config and "relay-ip=127.0.0.1" not in config
+    with override_settings(TURN_LISTEN="127.0.0.1"):
+        assert coturn.relay_ips() == ["127.0.0.1"]  # a machine that serves only itself
 
 
 def _credentials(ttl: int = 600, label: str = "test") -> turn.TurnCredentials:
@@ -243,6 +256,8 @@ def test_with_coturn_down_janus_goes_on_without_a_relay(plane):
             await peer.close()
             http("DELETE", peer.location, token=issued["token"])
 
-        asyncio.run(publish())
+        # In a thread of its own: Playwright's sync API keeps an event loop in this one.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, publish()).result(timeout=60)
     with urllib.request.urlopen(urllib.request.Request(url, data=b""), timeout=10) as response:
         assert response.status == 200  # back with coturn

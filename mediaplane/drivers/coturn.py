@@ -60,6 +60,16 @@ def listening_ips() -> list[str]:
     return list(dict.fromkeys(["127.0.0.1", *wanted]))
 
 
+def relay_ips() -> list[str]:
+    """The addresses relays are opened on: those coturn listens on, but never loopback
+    when there is another (a relay on 127.0.0.1 cannot reach a peer on a public address,
+    and coturn would hand out its listening addresses' relays in turn); loopback alone
+    only on a machine that serves nothing else."""
+    listening = listening_ips() or local_addresses()  # no list: every address
+    outside = [address for address in listening if not ipaddress.ip_address(address).is_loopback]
+    return outside or ["127.0.0.1"]
+
+
 def render_config(*, var_dir: Path, tls_cert: Path | str, tls_key: Path | str) -> str:
     min_port, _, max_port = settings.TURN_RELAY_PORTS.partition("-")
     external_ips = [address.strip() for address in settings.TURN_PUBLIC_IP.split(",") if address.strip()]
@@ -70,6 +80,7 @@ def render_config(*, var_dir: Path, tls_cert: Path | str, tls_key: Path | str) -
             "port": settings.TURN_PORT,
             "tls_port": settings.TURNS_PORT,
             "listening_ips": listening_ips(),
+            "relay_ips": relay_ips(),
             "external_ip": external_ips[0] if external_ips else "",
             "min_port": int(min_port),
             "max_port": int(max_port or min_port),
