@@ -262,8 +262,10 @@ def test_the_stack_runs_from_its_units(root):
     }
     # Ports left at their defaults are the session's too: shift them as well.
     for name in dir(settings):
-        if name.endswith(("_PORT", "_PORTS")) and f"STREAMCAT_{name}" not in service_settings:
-            service_settings[f"STREAMCAT_{name}"] = shifted(name, str(getattr(settings, name)))
+        value = getattr(settings, name)
+        ours = (name.endswith("_PORT") and type(value) is int) or (name.endswith("_PORTS") and "-" in str(value))
+        if ours and f"STREAMCAT_{name}" not in service_settings:
+            service_settings[f"STREAMCAT_{name}"] = shifted(name, str(value))
     service_settings["STREAMCAT_VAR_DIR"] = str(var_dir)
     http_port = int(service_settings["STREAMCAT_HTTP_PORT"])
     env_file.write_text("".join(f"{name}={shlex.quote(value)}\n" for name, value in service_settings.items()))
