@@ -20,6 +20,10 @@ from mediaplane.models import Composition
 from tests.conftest import SCREENSHOTS, unvalidated_client, wait_for
 from tests.webrtc_clients import wait_until, whip_publish
 
+# Media and browser behaviour: the database engine changes nothing here, so it runs
+# on SQLite only (scripts/test.sh), to keep the suite's time down.
+pytestmark = pytest.mark.engine_independent
+
 RED, BLUE, GREEN = (81, 90, 240), (41, 240, 110), (145, 54, 34)  # YUV
 RGB = {"red": (255, 0, 0), "blue": (0, 0, 255), "green": (0, 255, 0)}
 

@@ -9,7 +9,9 @@ from channels_app import services
 from channels_app.models import StreamSession
 from stages import services as stage_services
 
-pytestmark = pytest.mark.browser
+# Media and browser behaviour: the database engine changes nothing here, so it runs
+# on SQLite only (scripts/test.sh), to keep the suite's time down.
+pytestmark = [pytest.mark.browser, pytest.mark.engine_independent]
 
 
 def test_pages_run_under_their_policy(login):

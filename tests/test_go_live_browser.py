@@ -15,7 +15,9 @@ from mediaplane.models import Composition
 from tests.conftest import SCREENSHOTS, wait_for
 from tests.test_compositions import newest_frame
 
-pytestmark = pytest.mark.browser
+# Media and browser behaviour: the database engine changes nothing here, so it runs
+# on SQLite only (scripts/test.sh), to keep the suite's time down.
+pytestmark = [pytest.mark.browser, pytest.mark.engine_independent]
 
 
 def test_streamer_goes_live_from_the_browser_and_a_viewer_watches(login, browser):

@@ -4,7 +4,9 @@ and the CSRF header the site's own POSTs carry."""
 
 import pytest
 
-pytestmark = pytest.mark.browser
+# Media and browser behaviour: the database engine changes nothing here, so it runs
+# on SQLite only (scripts/test.sh), to keep the suite's time down.
+pytestmark = [pytest.mark.browser, pytest.mark.engine_independent]
 
 # A stand-in WebSocket: each instance is recorded, and the test closes it with a code.
 FAKE_SOCKETS = """() => {

@@ -21,6 +21,10 @@ from mediaplane.models import IvsStreamSession
 from streamcat import tls
 from tests.conftest import SCREENSHOTS, wait_for
 
+# Media and browser behaviour: the database engine changes nothing here, so it runs
+# on SQLite only (scripts/test.sh), to keep the suite's time down.
+pytestmark = pytest.mark.engine_independent
+
 
 @pytest.fixture
 def ivs(plane):

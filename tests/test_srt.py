@@ -20,6 +20,10 @@ from mediaplane.srt import gateway, libsrt
 from tests.conftest import Publisher, wait_for
 from tests.test_ingest import live_stream, playlist_segments
 
+# Media and browser behaviour: the database engine changes nothing here, so it runs
+# on SQLite only (scripts/test.sh), to keep the suite's time down.
+pytestmark = pytest.mark.engine_independent
+
 
 @pytest.fixture
 def ivs(plane):

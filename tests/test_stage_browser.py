@@ -13,7 +13,9 @@ from stages import selectors, services
 from tests.conftest import SCREENSHOTS, wait_for
 from tests.webrtc_clients import http, wait_until, whep_subscribe
 
-pytestmark = pytest.mark.browser
+# Media and browser behaviour: the database engine changes nothing here, so it runs
+# on SQLite only (scripts/test.sh), to keep the suite's time down.
+pytestmark = [pytest.mark.browser, pytest.mark.engine_independent]
 VIDEO_PLAYING = """(figure) => {
   const v = figure.querySelector('video');
   return v && v.videoWidth > 0 && v.currentTime > 1;
