@@ -33,6 +33,9 @@ mkdir -p bench/results
     echo "### Chat fan-out (one room)"
     .venv/bin/python -m bench.chat_fanout "${BENCH_CHAT_SECONDS:-20}"
     echo
+    echo "### HTTPS: the certificate read at every handshake"
+    .venv/bin/python -m bench.tls_handshake "${BENCH_TLS_SECONDS:-10}"
+    echo
     echo "### Faults: each part killed during a broadcast"
     .venv/bin/python -m bench.faults "${BENCH_FAULT_ROUNDS:-3}"
 } | tee bench/results/latest.md
