@@ -371,26 +371,23 @@ def test_secure_cookies_csrf_and_public_urls(site, issued):
     login_page = https("/accounts/login/", issued)
     assert "Secure" in login_page.headers["Set-Cookie"]
     csrf = login_page.headers["Set-Cookie"].split("csrftoken=")[1].split(";")[0]
-    logged_in = https(
-        "/accounts/login/",
-        issued,
-        method="POST",
-        fields={"username": "cookie_owner", "password": PASSWORD, "csrfmiddlewaretoken": csrf},
-        encode_multipart=False,
-        headers={"Cookie": f"csrftoken={csrf}", "Origin": f"https://{HOST}:{PORTS['STREAMCAT_HTTPS_PORT']}"},
-    )
+
+    def log_in(origin: str):
+        return https(
+            "/accounts/login/",
+            issued,
+            method="POST",
+            fields={"username": "cookie_owner", "password": PASSWORD, "csrfmiddlewaretoken": csrf},
+            encode_multipart=False,
+            headers={"Cookie": f"csrftoken={csrf}", "Origin": origin},
+        )
+
+    logged_in = log_in(f"https://{HOST}:{PORTS['STREAMCAT_HTTPS_PORT']}")
     assert logged_in.status == 302, logged_in.data[:500]
     session_cookie = [c for c in logged_in.headers.getlist("Set-Cookie") if c.startswith("sessionid=")][0]
     assert "Secure" in session_cookie and "HttpOnly" in session_cookie
     # A form posted from another origin is refused (CSRF trusted origins: the site's only).
-    forged = https(
-        "/accounts/login/",
-        issued,
-        method="POST",
-        fields={"username": "cookie_owner", "password": PASSWORD, "csrfmiddlewaretoken": csrf},
-        encode_multipart=False,
-        headers={"Cookie": f"csrftoken={csrf}", "Origin": "https://evil.example"},
-    )
+    forged = log_in("https://evil.example")
     assert forged.status == 403
     # Every URL the site hands out is on https / rtmps / wss.
     cookie = session_cookie.split(";")[0]
