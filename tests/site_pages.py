@@ -37,7 +37,7 @@ def log_in(page: Page, username: str) -> None:
 
 
 def playing(page: Page) -> None:
-    page.wait_for_function("() => document.getElementById('player').currentTime > 1", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('player')?.currentTime > 1", timeout=30_000)
 
 
 def every_page(publisher, *, log_in_as: Callable[[str], None]) -> Iterator[SitePage]:

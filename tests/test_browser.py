@@ -71,10 +71,10 @@ def test_offline_channel_page_starts_playing_by_itself(page, browser, publisher)
     video_element = viewer.locator("#player")
     expect(video_element).to_be_visible(timeout=30_000)
     expect(viewer.locator("#offline")).to_be_hidden()
-    viewer.wait_for_function("() => document.getElementById('player').currentTime > 1", timeout=30_000)
+    viewer.wait_for_function("() => document.getElementById('player')?.currentTime > 1", timeout=30_000)
     first = viewer.evaluate("document.getElementById('player').currentTime")
     # Playback keeps going (a short stall while the buffer fills at start is allowed).
-    viewer.wait_for_function(f"() => document.getElementById('player').currentTime > {first} + 2", timeout=10_000)
+    viewer.wait_for_function(f"() => document.getElementById('player')?.currentTime > {first} + 2", timeout=10_000)
     size = viewer.evaluate(
         "[document.getElementById('player').videoWidth, document.getElementById('player').videoHeight]"
     )

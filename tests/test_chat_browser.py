@@ -69,7 +69,7 @@ def test_invited_viewer_becomes_a_publishing_guest(login, browser):
     host = User.objects.get(username="hana")
     stage = services.create_stage(user=host, title="Open mic")
     host_page.goto(stage.get_absolute_url())
-    host_page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    host_page.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
     host_page.get_by_test_id("join").click()
     expect(host_page.get_by_test_id("stage-state")).to_have_text("ON STAGE")
 
@@ -92,7 +92,7 @@ def test_invited_viewer_becomes_a_publishing_guest(login, browser):
 
     # The viewer's page turns into the studio, with a PUBLISH token.
     expect(guest_page.locator("#studio[data-role=guest]")).to_be_attached(timeout=10_000)
-    guest_page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    guest_page.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
     guest_page.get_by_test_id("join").click()
     expect(guest_page.get_by_test_id("stage-state")).to_have_text("ON STAGE")
     tiles = audience_page.get_by_test_id("stage-grid").locator(".tile")

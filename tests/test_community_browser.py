@@ -86,7 +86,7 @@ def test_browse_search_follow_and_viewer_analytics(login, publisher):
     page.get_by_test_id("follow-button").click()
     expect(page.get_by_test_id("unfollow-button")).to_be_visible()
     # Watching: the player reports how playback goes every few seconds.
-    page.wait_for_function("() => document.getElementById('player').currentTime > 11", timeout=40_000)
+    page.wait_for_function("() => document.getElementById('player')?.currentTime > 11", timeout=40_000)
     page.goto("/following/")
     cards = page.get_by_test_id("following-list").get_by_test_id("channel-card")
     expect(cards).to_have_count(2)

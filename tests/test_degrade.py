@@ -136,7 +136,7 @@ def test_with_janus_down_stages_say_so_and_recover(plane, stack, login):
 
     with held_down(stack, "janus"):
         assert host_page.goto(stage.get_absolute_url()).status == 200
-        host_page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+        host_page.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
         # A token needs no Janus: the site's endpoint still issues one.
         csrf = next(c["value"] for c in host_page.context.cookies() if c["name"] == "csrftoken")
         issued = host_page.request.post(

@@ -25,7 +25,7 @@ def test_streamer_goes_live_from_the_browser_and_a_viewer_watches(login, browser
     channel = services.create_channel(user=User.objects.get(username="caster"), title="Live from my browser")
     studio.goto("/dashboard/")
     studio.get_by_test_id("go-live-link").click()
-    studio.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    studio.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
     studio.select_option("#broadcast-preset", "480p30")
     studio.get_by_test_id("broadcast-start").click()
     expect(studio.get_by_test_id("stage-state")).to_have_text("ON STAGE", timeout=20_000)
@@ -34,7 +34,7 @@ def test_streamer_goes_live_from_the_browser_and_a_viewer_watches(login, browser
 
     viewer = login("fan")
     viewer.goto(channel.get_absolute_url())
-    viewer.wait_for_function("() => document.getElementById('player').currentTime > 1", timeout=40_000)
+    viewer.wait_for_function("() => document.getElementById('player')?.currentTime > 1", timeout=40_000)
     size = viewer.evaluate(
         "[document.getElementById('player').videoWidth, document.getElementById('player').videoHeight]"
     )
@@ -49,7 +49,7 @@ def test_streamer_goes_live_from_the_browser_and_a_viewer_watches(login, browser
     expect(viewer.get_by_test_id("invite")).to_contain_text("caster invites you on stage")
     viewer.get_by_test_id("invite-accept").click()
     expect(viewer.locator("#studio[data-role=guest]")).to_be_attached(timeout=10_000)
-    viewer.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    viewer.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
     viewer.get_by_test_id("join").click()
     expect(viewer.get_by_test_id("stage-state")).to_have_text("ON STAGE", timeout=20_000)
     spec = settings.COMPOSITION_DIR / Composition.objects.get().resource_id / "spec.json"
@@ -68,7 +68,7 @@ def test_streamer_goes_live_from_the_browser_and_a_viewer_watches(login, browser
     audience = browser.new_context(base_url=settings.PUBLIC_URL, viewport={"width": 1280, "height": 800}).new_page()
     audience.goto(channel.get_absolute_url())
     # The player starts a few seconds behind live, before the guest joined: let it catch up.
-    audience.wait_for_function("() => document.getElementById('player').currentTime > 12", timeout=40_000)
+    audience.wait_for_function("() => document.getElementById('player')?.currentTime > 12", timeout=40_000)
     audience.screenshot(path=SCREENSHOTS / "go-live-with-guest.png")
     audience.context.close()
 
@@ -89,7 +89,7 @@ def test_going_live_before_the_studio_has_connected_waits_for_it(login, browser)
     studio.route(re.compile(r".*/stages/\d+/token/$"), lambda route: route.continue_() if held else held.append(route))
     studio.goto("/dashboard/")
     studio.get_by_test_id("go-live-link").click()
-    studio.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    studio.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
     while not held:
         studio.wait_for_timeout(100)
     studio.get_by_test_id("broadcast-start").click()

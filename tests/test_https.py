@@ -452,7 +452,7 @@ def test_studio_goes_live_over_https_from_a_non_loopback_origin(site, issued, ac
             studio = _log_in(browser, base_url, "secure_caster")
             assert studio.evaluate("window.isSecureContext && location.protocol") == "https:"
             studio.get_by_test_id("go-live-link").click()
-            studio.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+            studio.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
             expect(studio.get_by_test_id("insecure-origin")).to_be_hidden()
             studio.select_option("#broadcast-preset", "480p30")
             studio.get_by_test_id("broadcast-start").click()
@@ -463,7 +463,7 @@ def test_studio_goes_live_over_https_from_a_non_loopback_origin(site, issued, ac
 
             viewer = _log_in(browser, base_url, "secure_fan")
             viewer.goto("/c/secure_caster/")
-            viewer.wait_for_function("() => document.getElementById('player').currentTime > 1", timeout=60_000)
+            viewer.wait_for_function("() => document.getElementById('player')?.currentTime > 1", timeout=60_000)
             # HLS came over HTTPS from the same origin, and chat over wss.
             playback_url = viewer.locator("[data-playback-url]").first.get_attribute("data-playback-url")
             assert playback_url.startswith(f"{base_url}/hls/")
@@ -478,7 +478,7 @@ def test_studio_goes_live_over_https_from_a_non_loopback_origin(site, issued, ac
             # Still playing over HTTPS (segments keep coming), not stalled after the start.
             played = viewer.evaluate("document.getElementById('player').currentTime")
             viewer.wait_for_function(
-                f"() => document.getElementById('player').currentTime > {played + 3}", timeout=30_000
+                f"() => document.getElementById('player')?.currentTime > {played + 3}", timeout=30_000
             )
             viewer.screenshot(path=SCREENSHOTS / "https-viewer.png")
 

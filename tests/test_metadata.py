@@ -46,7 +46,7 @@ def test_viewers_see_metadata_with_the_video(login, browser, publisher):
 
     viewer = browser.new_context(base_url=settings.PUBLIC_URL, viewport={"width": 1280, "height": 800}).new_page()
     viewer.goto(channel.get_absolute_url())
-    viewer.wait_for_function("() => document.getElementById('player').currentTime > 2", timeout=30_000)
+    viewer.wait_for_function("() => document.getElementById('player')?.currentTime > 2", timeout=30_000)
 
     streamer.goto("/dashboard/")
     streamer.fill("[data-testid=metadata-form] input", '{"question": "Which colour do you like?"}')

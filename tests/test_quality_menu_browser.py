@@ -117,7 +117,7 @@ def test_quality_menu_pins_a_rendition_and_returns_to_auto(browser, abr_channel)
     wait_for(lambda: len(labels()) == 4, timeout=10, message="Auto and three renditions")
     assert labels()[1:] == ["source", "240p25", "144p25"]  # highest first
     assert menu.input_value() == "auto"
-    page.wait_for_function("() => document.getElementById('player').currentTime > 1", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('player')?.currentTime > 1", timeout=30_000)
     expect(menu.locator("option").first).to_have_text(re.compile(r"^Auto \((source|240p25|144p25)\)$"))
     # A real control: focusable, a 44px touch target.
     menu.focus()
@@ -125,7 +125,7 @@ def test_quality_menu_pins_a_rendition_and_returns_to_auto(browser, abr_channel)
     assert menu.bounding_box()["height"] >= 44
 
     menu.select_option(label="144p25")
-    page.wait_for_function("() => document.getElementById('player').videoHeight === 144", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('player')?.videoHeight === 144", timeout=30_000)
     assert menu.input_value() != "auto"
     expect(menu.locator("option").first).to_have_text("Auto")  # Auto plays nothing while one is chosen
     # The viewer's reports name the rendition (folded into the minute's figures within a minute).
@@ -143,7 +143,7 @@ def test_quality_menu_pins_a_rendition_and_returns_to_auto(browser, abr_channel)
     # Auto: the player picks again, and climbs from 144p on a fast link.
     menu.select_option("auto")
     assert menu.input_value() == "auto"
-    page.wait_for_function("() => document.getElementById('player').videoHeight > 144", timeout=45_000)
+    page.wait_for_function("() => document.getElementById('player')?.videoHeight > 144", timeout=45_000)
     expect(menu.locator("option").first).to_have_text(re.compile(r"^Auto \((source|240p25)\)$"))
     assert menu.input_value() == "auto"
     page.context.close()
@@ -153,13 +153,13 @@ def test_quality_menu_fits_a_phone(browser, abr_channel):
     page = open_channel(browser, abr_channel, PHONE)
     menu = page.get_by_test_id("quality-menu")
     expect(menu).to_be_visible(timeout=30_000)
-    page.wait_for_function("() => document.getElementById('player').currentTime > 1", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('player')?.currentTime > 1", timeout=30_000)
     box = menu.bounding_box()
     assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     frame = page.locator(".player-frame").bounding_box()
     assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]  # on the video
     # Auto on a phone-sized player climbs no higher than it can show: 240p, never the source.
-    page.wait_for_function("() => document.getElementById('player').videoHeight === 240", timeout=40_000)
+    page.wait_for_function("() => document.getElementById('player')?.videoHeight === 240", timeout=40_000)
     expect(menu.locator("option").first).to_have_text("Auto (240p25)")
     source_fetched = "performance.getEntriesByType('resource').some((e) => /\\/v0\\/\\d+\\.ts/.test(e.name))"
     assert not page.evaluate(source_fetched)
@@ -177,7 +177,7 @@ def test_single_rendition_has_no_quality_menu(browser, plane, publisher):
     context = browser.new_context(base_url=settings.PUBLIC_URL, viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.goto(channel.get_absolute_url())
-    page.wait_for_function("() => document.getElementById('player').currentTime > 1", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('player')?.currentTime > 1", timeout=30_000)
     expect(page.get_by_test_id("quality-menu")).to_be_hidden()
     context.close()
 

@@ -29,14 +29,14 @@ def test_two_hosts_publish_and_a_viewer_sees_both(login):
 
     owner_page.goto(stage.get_absolute_url())
     expect(owner_page.locator("#preview")).to_be_visible()
-    owner_page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    owner_page.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
     owner_page.get_by_test_id("join").click()
     expect(owner_page.get_by_test_id("stage-state")).to_have_text("ON STAGE")
 
     # A second camera of the same host, from another browser (two hosts publishing).
     cohost_page = login("hostess")
     cohost_page.goto(stage.get_absolute_url())
-    cohost_page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    cohost_page.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
     cohost_page.get_by_test_id("join").click()
     expect(cohost_page.get_by_test_id("stage-state")).to_have_text("ON STAGE")
 
@@ -87,7 +87,7 @@ def test_a_viewer_can_receive_the_low_simulcast_layer(login):
     owner_page = login("simulcaster")
     stage = services.create_stage(user=User.objects.get(username="simulcaster"), title="Layers")
     owner_page.goto(stage.get_absolute_url())
-    owner_page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    owner_page.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
     owner_page.get_by_test_id("join").click()
     expect(owner_page.get_by_test_id("stage-state")).to_have_text("ON STAGE")
     host = wait_for(lambda: [p for p in selectors.participants(stage=stage) if p["published"]], message="publishing")

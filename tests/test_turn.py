@@ -211,7 +211,7 @@ def test_relay_only_browsers_publish_and_watch_a_stage(login):
     stage = services.create_stage(user=User.objects.get(username="relayhost"), title="Behind a firewall")
     host_page.context.add_init_script(RELAY_ONLY)
     host_page.goto(stage.get_absolute_url())
-    host_page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    host_page.wait_for_function("() => document.getElementById('preview')?.videoWidth > 0")
     host_page.get_by_test_id("join").click()
     expect(host_page.get_by_test_id("stage-state")).to_have_text("ON STAGE", timeout=30_000)
 
