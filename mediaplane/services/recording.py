@@ -177,6 +177,10 @@ def _finishing(raw: Path):
 def _finish(source: Path) -> Path | None:
     name = _ingest_name(source)
     session = IvsStreamSession.objects.filter(ingest_name=name).select_related("channel").first() if name else None
+    if session is not None and session.end_time is None:
+        # on_publish_done has not closed the session yet, and it reads this file to tell
+        # a publisher that vanished from one that hung up: the sweep finishes it after.
+        return None
     config = None
     if session is not None:
         config = IvsRecordingConfiguration.objects.filter(arn=session.channel.recording_configuration_arn).first()
