@@ -83,6 +83,18 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def http_answers(port: int, path: str = "/_ready", timeout: float = 5) -> bool:
+    """Whether an HTTP server on the loopback port answers at all (an error status is an
+    answer too): the readiness of a server whose socket listens before it does."""
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 def _udp_bound(port: int) -> bool:
     """Whether a UDP socket is bound to this port (the SRT gateway: nothing to connect to)."""
     for table in ("/proc/net/udp", "/proc/net/udp6"):
@@ -399,13 +411,7 @@ class Stack:
         _argv, port = self.commands()[name]
         if name in SHARED_SOCKET:
             # The socket is supervisord's and listens at once: ask the server itself.
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_ready", timeout=5).close()
-            except urllib.error.HTTPError:
-                return True  # an answer all the same
-            except OSError:
-                return False
-            return True
+            return http_answers(port)
         if name == "srt":
             return _udp_bound(settings.SRT_PORT)
         ports = [port] + ([settings.RTMP_PORT] if name == "nginx" else [])

@@ -31,7 +31,7 @@ from django.conf import settings
 from core import processes
 from streamcat import systemd
 from streamcat.management.commands.systemd_units import stack_parts
-from streamcat.stack import PRIORITY, SHARED_SOCKET, Stack
+from streamcat.stack import PRIORITY, SHARED_SOCKET, Stack, http_answers
 from tests.conftest import wait_for
 
 # The installed stack keeps its own SQLite database: run once, on SQLite.
@@ -181,23 +181,13 @@ def free_listener() -> socket.socket:
     return listener
 
 
-def answers(port: int, path: str = "/_ready") -> bool:
-    try:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2).close()
-    except urllib.error.HTTPError:
-        return True  # an answer all the same
-    except OSError:
-        return False
-    return True
-
-
 def test_serve_takes_the_socket_systemd_hands_it():
     listener = free_listener()
     port = listener.getsockname()[1]
     argv = [PYTHON, "-m", "streamcat.serve", "mediaplane.playback_server:app"]
     server = start_with_socket(argv, listener, dict(os.environ))
     try:
-        wait_for(lambda: answers(port), timeout=60, message="serve.py answering on systemd's socket")
+        wait_for(lambda: http_answers(port, timeout=2), timeout=60, message="serve.py answering on systemd's socket")
     finally:
         processes.stop(server, 10, group=True)
         listener.close()
